@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -177,9 +177,14 @@ func Load(fsys fs.FS) (*Catalog, error) {
 			continue
 		}
 		b, ok := c.byName[e.Bridge]
-		if !ok || b.Category != Bridge {
+		switch {
+		case !ok || b.Category != Bridge:
 			bad("%s: bridge %q is not a bridge event of the catalog", e.Name, e.Bridge)
 			continue
+		case e.Category == Bridge:
+			bad("%s: a bridge event cannot feed another bridge event", e.Name)
+		case !slices.Contains(e.Consumers, b.Source):
+			bad("%s: feeds %s, so its consumers must include %s, which produces it", e.Name, b.Name, b.Source)
 		}
 		b.FedBy = append(b.FedBy, e.Name)
 	}
@@ -187,8 +192,10 @@ func Load(fsys fs.FS) (*Catalog, error) {
 		if e.Category == Bridge && len(e.FedBy) == 0 {
 			bad("%s: no event feeds this bridge event", e.Name)
 		}
-		if len(e.Versions) > 0 && e.PartitionKey != "" && !hasRequiredProperty(e.Current().Schema, e.PartitionKey) {
-			bad("%s: partition key %q is not a required top-level property of the schema", e.Name, e.PartitionKey)
+		for _, sv := range e.Versions {
+			if !hasRequiredProperty(sv.Schema, e.PartitionKey) {
+				bad("%s %s: partition key %q is not a required top-level property of the schema", e.Name, sv.Version, e.PartitionKey)
+			}
 		}
 	}
 	if len(problems) > 0 {
@@ -206,10 +213,10 @@ func loadVersion(fsys fs.FS, e *Event, v string) (*SchemaVersion, error) {
 	if err != nil {
 		return nil, fmt.Errorf("version %s: %w", v, err)
 	}
+	// Strict decoding: a duplicated keyword would be read differently by
+	// different validators.
 	var doc map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
+	if err := jsonv2.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("%s: not a JSON object: %w", p, err)
 	}
 	if doc["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
@@ -237,6 +244,9 @@ func piiPaths(schema map[string]any, prefix string) ([]string, error) {
 		p, _ := props[n].(map[string]any)
 		full := prefix + n
 		if isPII(p) {
+			if p["type"] != "string" {
+				return nil, fmt.Errorf("PII field %q must be of type string: only strings are encrypted", full)
+			}
 			out = append(out, full)
 		}
 		sub, err := piiPaths(p, full+".")
@@ -245,12 +255,20 @@ func piiPaths(schema map[string]any, prefix string) ([]string, error) {
 		}
 		out = append(out, sub...)
 	}
-	for _, k := range []string{"items", "prefixItems", "allOf", "anyOf", "oneOf", "additionalProperties", "patternProperties", "$defs"} {
+	for _, k := range piiForbiddenUnder {
 		if v, ok := schema[k]; ok && containsPII(v) {
 			return nil, fmt.Errorf("PII tag under %q at %q: tag only properties of objects", k, strings.TrimSuffix(prefix, "."))
 		}
 	}
 	return out, nil
+}
+
+// piiForbiddenUnder are the keywords under which a PII tag could not be
+// addressed by a field path.
+var piiForbiddenUnder = []string{
+	"items", "prefixItems", "contains", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+	"additionalProperties", "patternProperties", "propertyNames", "dependentSchemas",
+	"unevaluatedProperties", "unevaluatedItems", "$defs",
 }
 
 func isPII(p map[string]any) bool {

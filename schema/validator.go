@@ -27,12 +27,18 @@ const DefaultMaxPayloadBytes = 2 << 20
 // concurrent use.
 type Validator struct {
 	cat      *catalog.Catalog
-	schemas  map[versionKey]*jsonschema.Schema
+	schemas  map[versionKey]*compiled
 	printer  *message.Printer
 	maxBytes int
 }
 
 type versionKey struct{ event, version string }
+
+// compiled is everything needed to check one schema version.
+type compiled struct {
+	ref *jsonschema.Schema // the reference 2020-12 validator; its errors are reported
+	pii piiSet             // fields whose values never appear in a reason
+}
 
 // Option configures a Validator.
 type Option func(*Validator)
@@ -48,7 +54,7 @@ func NewValidator(cat *catalog.Catalog, opts ...Option) (*Validator, error) {
 	c.AssertFormat()
 	v := &Validator{
 		cat:      cat,
-		schemas:  map[versionKey]*jsonschema.Schema{},
+		schemas:  map[versionKey]*compiled{},
 		printer:  message.NewPrinter(language.English),
 		maxBytes: DefaultMaxPayloadBytes,
 	}
@@ -69,7 +75,7 @@ func NewValidator(cat *catalog.Catalog, opts ...Option) (*Validator, error) {
 			if err != nil {
 				return nil, fmt.Errorf("schema: compile %s: %w", sv.Path, err)
 			}
-			v.schemas[versionKey{e.Name, sv.Version}] = s
+			v.schemas[versionKey{e.Name, sv.Version}] = &compiled{ref: s, pii: newPIISet(sv.PII)}
 		}
 	}
 	return v, nil
@@ -90,7 +96,7 @@ func (e *UnknownVersionError) Error() string {
 // event.ErrInvalid) listing every violation with its JSON pointer; an unknown
 // event or version is a *catalog.UnknownEventError or *UnknownVersionError.
 func (v *Validator) Validate(eventName, version string, payload []byte) error {
-	s, err := v.schema(eventName, version)
+	c, err := v.schema(eventName, version)
 	if err != nil {
 		return err
 	}
@@ -101,10 +107,10 @@ func (v *Validator) Validate(eventName, version string, payload []byte) error {
 	if err != nil {
 		return payloadError(eventName, pointerOf(err), err.Error())
 	}
-	return v.check(eventName, s, doc)
+	return v.check(eventName, c, doc)
 }
 
-func (v *Validator) schema(eventName, version string) (*jsonschema.Schema, error) {
+func (v *Validator) schema(eventName, version string) (*compiled, error) {
 	e, err := v.cat.Event(eventName)
 	if err != nil {
 		return nil, err
@@ -112,15 +118,15 @@ func (v *Validator) schema(eventName, version string) (*jsonschema.Schema, error
 	if version == "" {
 		version = e.Current().Version
 	}
-	s, ok := v.schemas[versionKey{eventName, version}]
+	c, ok := v.schemas[versionKey{eventName, version}]
 	if !ok {
 		return nil, &UnknownVersionError{Event: eventName, Version: version}
 	}
-	return s, nil
+	return c, nil
 }
 
-func (v *Validator) check(eventName string, s *jsonschema.Schema, doc any) error {
-	err := s.Validate(doc)
+func (v *Validator) check(eventName string, c *compiled, doc any) error {
+	err := c.ref.Validate(doc)
 	if err == nil {
 		return nil
 	}
@@ -128,7 +134,7 @@ func (v *Validator) check(eventName string, s *jsonschema.Schema, doc any) error
 	if !errors.As(err, &ve) {
 		return payloadError(eventName, "", err.Error())
 	}
-	vs := v.violations(ve, nil)
+	vs := v.violations(ve, c.pii, nil)
 	slices.SortStableFunc(vs, func(a, b event.Violation) int { return strings.Compare(a.Pointer, b.Pointer) })
 	vs = slices.Compact(vs)
 	return &event.ValidationError{Event: eventName, Part: event.PartPayload, Violations: vs}
@@ -178,19 +184,24 @@ func pointerOf(err error) string {
 }
 
 // violations flattens the validator's error tree into leaf violations.
-func (v *Validator) violations(e *jsonschema.ValidationError, out []event.Violation) []event.Violation {
+func (v *Validator) violations(e *jsonschema.ValidationError, pii piiSet, out []event.Violation) []event.Violation {
 	if len(e.Causes) > 0 {
 		for _, c := range e.Causes {
-			out = v.violations(c, out)
+			out = v.violations(c, pii, out)
 		}
 		return out
 	}
-	return append(out, v.leaf(e)...)
+	return append(out, v.leaf(e, pii)...)
 }
 
-func (v *Validator) leaf(e *jsonschema.ValidationError) []event.Violation {
+func (v *Validator) leaf(e *jsonschema.ValidationError, pii piiSet) []event.Violation {
 	ptr := pointer(e.InstanceLocation)
 	field := fieldName(e.InstanceLocation)
+	if pii.covers(e.InstanceLocation) {
+		if r := withheldReason(field, e.ErrorKind); r != "" {
+			return []event.Violation{{Pointer: ptr, Reason: r}}
+		}
+	}
 	switch k := e.ErrorKind.(type) {
 	case *kind.Required:
 		out := make([]event.Violation, 0, len(k.Missing))
@@ -202,7 +213,7 @@ func (v *Validator) leaf(e *jsonschema.ValidationError) []event.Violation {
 	case *kind.Format:
 		return []event.Violation{{Pointer: ptr, Reason: fmt.Sprintf("%s: %s is not a valid %s", field, clipValue(k.Got), k.Want)}}
 	}
-	return []event.Violation{{Pointer: ptr, Reason: field + ": " + e.ErrorKind.LocalizedString(v.printer)}}
+	return []event.Violation{{Pointer: ptr, Reason: clipReason(field + ": " + e.ErrorKind.LocalizedString(v.printer))}}
 }
 
 var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
