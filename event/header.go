@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -78,14 +77,6 @@ func NewTraceID() string {
 	}
 }
 
-var (
-	eventNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
-	sourceRE    = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
-	schemaRE    = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*-schema-v([0-9]+)$`)
-	// semverRE is the regular expression semver.org recommends.
-	semverRE = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
-)
-
 const maxNameLen = 128
 
 // Validate checks every header field and reports all violations at once as a
@@ -102,13 +93,13 @@ func (h Header) Validate() error {
 	switch {
 	case h.EventName == "":
 		add(FieldEventName, "is required")
-	case len(h.EventName) > maxNameLen || !eventNameRE.MatchString(h.EventName):
+	case len(h.EventName) > maxNameLen || !isEventName(h.EventName):
 		add(FieldEventName, "%q is not an event name (lower-case dot-separated words, e.g. lead.created)", clip(h.EventName))
 	}
 	switch {
 	case h.Source == "":
 		add(FieldSource, "is required")
-	case len(h.Source) > maxNameLen || !sourceRE.MatchString(h.Source):
+	case len(h.Source) > maxNameLen || !isServiceName(h.Source):
 		add(FieldSource, "%q is not a service name (lower-case words joined by '-', e.g. crm-service)", clip(h.Source))
 	}
 	if h.Timestamp.IsZero() {
@@ -126,13 +117,13 @@ func (h Header) Validate() error {
 	if verr != nil {
 		add(FieldVersion, "%v", verr)
 	}
-	switch m := schemaRE.FindStringSubmatch(h.Schema); {
+	switch schemaMajor, ok := schemaMajor(h.Schema); {
 	case h.Schema == "":
 		add(FieldSchema, "is required")
-	case m == nil || len(h.Schema) > maxNameLen:
+	case !ok || len(h.Schema) > maxNameLen:
 		add(FieldSchema, "%q is not a schema name (e.g. crm-lead-schema-v1)", clip(h.Schema))
-	case verr == nil && m[2] != major:
-		add(FieldSchema, "%q is for major version %s but version is %s", h.Schema, m[2], h.Version)
+	case verr == nil && schemaMajor != major:
+		add(FieldSchema, "%q is for major version %s but version is %s", h.Schema, schemaMajor, h.Version)
 	}
 
 	if len(vs) == 0 {
@@ -183,14 +174,14 @@ func checkVersion(s string) (string, error) {
 	if s == "" {
 		return "", fmt.Errorf("is required")
 	}
-	m := semverRE.FindStringSubmatch(s)
-	if m == nil || len(s) > maxNameLen {
+	major, ok := semverMajor(s)
+	if !ok || len(s) > maxNameLen {
 		return "", fmt.Errorf("%q is not a semantic version (e.g. 1.0.0)", clip(s))
 	}
-	if _, err := strconv.Atoi(m[1]); err != nil {
+	if _, err := strconv.Atoi(major); err != nil {
 		return "", fmt.Errorf("%q has a major version out of range", s)
 	}
-	return m[1], nil
+	return major, nil
 }
 
 // clip keeps hostile input from flooding error messages and logs.
