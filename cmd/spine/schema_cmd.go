@@ -16,6 +16,9 @@ import (
 func newSchemaCmd() *cobra.Command {
 	return group("schema", "Validate payloads and check schema compatibility",
 		newSchemaValidateCmd(),
+		newSchemaCompatCmd(),
+		newSchemaCheckCmd(),
+		newSchemaRegisterCmd(),
 	)
 }
 
