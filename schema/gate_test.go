@@ -119,4 +119,3 @@ func TestGateFindsViolations(t *testing.T) {
 		})
 	}
 }
-
