@@ -1,0 +1,664 @@
+#!/usr/bin/env bash
+# scripts/services.sh — install and run the real services spine's tests use:
+#   Kafka 4.x (KRaft, single combined broker+controller node, jars from Maven Central),
+#   Redis (Debian package, AOF on), PostgreSQL (Debian package), and kcat.
+# Everything listens on 127.0.0.1 only. See docs/operations/services.md.
+#
+# Usage: scripts/services.sh up|down|status|env|reset|restart SERVICE
+#   up      install what is missing, start what is not running, wait until ready,
+#           then print the export lines of `env` on stdout (eval-able).
+#   down    stop all services cleanly (data is kept).
+#   status  one line per service; exit status 1 if any is down.
+#   env     print the export lines tests use: eval "$(scripts/services.sh env)"
+#   reset   down, then delete all service data (the downloaded jars are kept).
+#   restart SERVICE   stop kafka, redis or postgres and start it again (data kept):
+#           the broker-restart tests use it.
+#
+# Progress goes to stderr, one short line per step; only `env`/`up` write stdout.
+set -euo pipefail
+
+# ---------------------------------------------------------------- settings
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
+STATE="${SPINE_SERVICES_DIR:-$HOME/.cache/spine-services}"
+KAFKA_VERSION="${SPINE_KAFKA_VERSION:-4.1.1}"
+LOG4J_VERSION="${SPINE_LOG4J_VERSION:-2.24.3}"
+KAFKA_PORT="${SPINE_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${SPINE_KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_HEAP="${SPINE_KAFKA_HEAP:-512m}"
+REDIS_PORT="${SPINE_REDIS_PORT:-16379}"
+POSTGRES_PORT="${SPINE_POSTGRES_PORT:-15432}"
+START_TIMEOUT="${SPINE_SERVICES_TIMEOUT:-120}" # seconds to wait for each service
+HOST=127.0.0.1
+
+KAFKA_DIR="$STATE/kafka"
+KAFKA_LIBS="$KAFKA_DIR/dist-$KAFKA_VERSION/libs"
+KAFKA_DATA="$KAFKA_DIR/data"
+KAFKA_LOGS="$KAFKA_DIR/logs"
+KAFKA_PID="$KAFKA_DIR/kafka.pid"
+REDIS_DIR="$STATE/redis"
+REDIS_PID="$REDIS_DIR/redis.pid"
+REDIS_LOG="$REDIS_DIR/redis.log"
+PG_ROOT="$STATE/postgres"
+PG_DATA="$PG_ROOT/data"
+PG_RUN="$PG_ROOT/run"
+PG_LOG="$PG_ROOT/postgres.log"
+
+PROG="services.sh"
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() { printf '%s: ERROR: %s\n' "$PROG" "$*" >&2; exit 1; }
+# show_tail FILE [LINES]: copy the end of a log to stderr, framed.
+show_tail() {
+	[[ -s "$1" ]] || return 0
+	printf '%s: --- last lines of %s ---\n' "$PROG" "$1" >&2
+	tail -n "${2:-30}" "$1" >&2 || true
+	printf '%s: --- end of %s ---\n' "$PROG" "$1" >&2
+}
+# die_log FILE MESSAGE: fail and show the end of a service log.
+die_log() {
+	local f="$1"; shift
+	printf '%s: ERROR: %s\n' "$PROG" "$*" >&2
+	show_tail "$f"
+	exit 1
+}
+
+print_env() {
+	echo "export SPINE_TEST_KAFKA=$HOST:$KAFKA_PORT"
+	echo "export SPINE_TEST_REDIS=$HOST:$REDIS_PORT"
+	echo "export SPINE_TEST_POSTGRES=postgres://spine:spine@$HOST:$POSTGRES_PORT/spine?sslmode=disable"
+}
+
+is_root() { [[ "$(id -u)" -eq 0 ]]; }
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+port_owner() { ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p' | head -n1; }
+
+# pid_matches PIDFILE TEXT: the pid in PIDFILE is alive and its command line contains TEXT
+# (so a pid reused by an unrelated process after a crash does not count).
+pid_matches() {
+	local pidfile="$1" text="$2" pid
+	[[ -s "$pidfile" ]] || return 1
+	pid="$(head -n1 "$pidfile" | tr -dc '0-9')"
+	[[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$text"
+}
+pid_of() { head -n1 "$1" 2>/dev/null | tr -dc '0-9'; }
+
+# wait_pid_exit PID SECONDS: wait until the process is gone.
+wait_pid_exit() {
+	local pid="$1" i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------- installs
+APT_UPDATED=0
+apt_install() { # apt_install PKG...: install Debian packages that are missing
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	local sudo=()
+	if ! is_root; then
+		command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to apt-get install ${missing[*]}"
+		sudo=(sudo -n)
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	if ((APT_UPDATED == 0)); then
+		log "apt-get update"
+		"${sudo[@]}" apt-get -q update </dev/null >"$STATE/apt.log" 2>&1 || die_log "$STATE/apt.log" "apt-get update failed"
+		APT_UPDATED=1
+	fi
+	# Keep the packages from starting their own system services (e.g. redis on 6379).
+	local policy=/usr/sbin/policy-rc.d added_policy=0
+	if is_root && [[ ! -e "$policy" ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && added_policy=1
+	fi
+	log "apt-get install ${missing[*]}"
+	local rc=0
+	"${sudo[@]}" apt-get -q -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef \
+		-o Dpkg::Options::=--force-confold install "${missing[@]}" </dev/null >>"$STATE/apt.log" 2>&1 || rc=$?
+	((added_policy)) && rm -f "$policy"
+	((rc == 0)) || die_log "$STATE/apt.log" "apt-get install ${missing[*]} failed"
+}
+
+ensure_kcat() {
+	if ! command -v kcat >/dev/null 2>&1; then
+		command -v kafkacat >/dev/null 2>&1 || apt_install kafkacat
+		if ! command -v kcat >/dev/null 2>&1; then
+			local kc
+			kc="$(command -v kafkacat)" || die "package kafkacat installed but neither kcat nor kafkacat is on PATH"
+			is_root || die "only kafkacat found; link it as kcat (ln -s $kc /usr/local/bin/kcat)"
+			ln -sf "$kc" /usr/local/bin/kcat
+			log "linked /usr/local/bin/kcat -> $kc"
+		fi
+	fi
+	KCAT="$(command -v kcat)"
+}
+
+JAVA=""
+ensure_java() {
+	local j="" v
+	if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then j="$JAVA_HOME/bin/java"; fi
+	[[ -n "$j" ]] || j="$(command -v java || true)"
+	if [[ -z "$j" ]]; then
+		apt_install openjdk-17-jre-headless
+		j="$(command -v java)" || die "java not found after installing openjdk-17-jre-headless"
+	fi
+	v="$("$j" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)"
+	[[ "${v:-0}" -ge 17 ]] || die "Kafka $KAFKA_VERSION needs Java 17+, but $j is version '${v:-unknown}' (set JAVA_HOME)"
+	JAVA="$j"
+}
+
+# Resolve kafka_2.13 and its runtime dependencies from Maven Central into $KAFKA_LIBS (once).
+ensure_kafka_jars() {
+	[[ -f "$KAFKA_LIBS/.complete" ]] && return 0
+	command -v mvn >/dev/null 2>&1 || apt_install maven
+	local build="$KAFKA_DIR/dist-$KAFKA_VERSION"
+	mkdir -p "$build"
+	rm -rf "$KAFKA_LIBS"
+	cat >"$build/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- Generated by scripts/services.sh: runtime classpath of a Kafka $KAFKA_VERSION broker. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.spine</groupId>
+  <artifactId>kafka-dist</artifactId>
+  <version>$KAFKA_VERSION</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <!-- slf4j bindings for log4j2, for slf4j 1.x and 2.x: the script keeps the one
+         that matches the slf4j-api version Kafka asks for and deletes the other. -->
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j-impl</artifactId>
+      <version>$LOG4J_VERSION</version>
+      <exclusions><exclusion><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId></exclusion></exclusions>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j2-impl</artifactId>
+      <version>$LOG4J_VERSION</version>
+      <exclusions><exclusion><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId></exclusion></exclusions>
+    </dependency>
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-dependency-plugin</artifactId>
+        <version>2.8</version>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+EOF
+	log "resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION and its runtime dependencies with Maven"
+	local mvnlog="$build/mvn.log"
+	local repo=()
+	[[ -n "${SPINE_MAVEN_REPO:-}" ]] && repo=("-Dmaven.repo.local=$SPINE_MAVEN_REPO")
+	if ! (cd "$build" && mvn -B -ntp "${repo[@]}" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" </dev/null >"$mvnlog" 2>&1); then
+		die_log "$mvnlog" "Maven could not resolve the Kafka $KAFKA_VERSION jars"
+	fi
+	ls "$KAFKA_LIBS"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1 ||
+		die_log "$mvnlog" "kafka_2.13-$KAFKA_VERSION.jar missing from $KAFKA_LIBS after Maven ran"
+	# Both bindings ship org.apache.logging.slf4j classes, so exactly one may stay.
+	if compgen -G "$KAFKA_LIBS/slf4j-api-2.*.jar" >/dev/null; then
+		rm -f "$KAFKA_LIBS"/log4j-slf4j-impl-*.jar
+	else
+		rm -f "$KAFKA_LIBS"/log4j-slf4j2-impl-*.jar
+	fi
+	touch "$KAFKA_LIBS/.complete"
+	log "kafka jars ready: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars in $KAFKA_LIBS"
+}
+
+# ---------------------------------------------------------------- kafka
+kafka_ready() { [[ -n "${KCAT:-}" ]] && timeout 10 "$KCAT" -L -b "$HOST:$KAFKA_PORT" -m 3 >/dev/null 2>&1; }
+kafka_running() { pid_matches "$KAFKA_PID" "kafka.Kafka $KAFKA_DIR/server.properties"; }
+
+write_kafka_config() {
+	mkdir -p "$KAFKA_DATA" "$KAFKA_LOGS"
+	cat >"$KAFKA_DIR/server.properties" <<EOF
+# Generated by scripts/services.sh on every start; edits are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$KAFKA_DATA
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+min.insync.replicas=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+delete.topic.enable=true
+EOF
+	cat >"$KAFKA_DIR/log4j2.properties" <<EOF
+# Generated by scripts/services.sh.
+status = warn
+name = spine-kafka
+appender.file.type = RollingFile
+appender.file.name = FILE
+appender.file.fileName = $KAFKA_LOGS/server.log
+appender.file.filePattern = $KAFKA_LOGS/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 20MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 3
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+EOF
+}
+
+kafka_up() {
+	ensure_kcat
+	if kafka_running; then
+		if kafka_ready; then
+			log "kafka already up on $HOST:$KAFKA_PORT (pid $(pid_of "$KAFKA_PID"))"
+			return 0
+		fi
+		log "kafka process $(pid_of "$KAFKA_PID") is running but not answering yet; waiting"
+	else
+		if [[ -e "$KAFKA_PID" ]]; then
+			log "kafka: removing stale pid file (no kafka of ours runs as pid $(pid_of "$KAFKA_PID"))"
+			rm -f "$KAFKA_PID"
+		fi
+		local p
+		for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+			if port_open "$p"; then
+				die "kafka: port $HOST:$p is already in use by another process ($(port_owner "$p")); stop it or set SPINE_KAFKA_PORT/SPINE_KAFKA_CONTROLLER_PORT"
+			fi
+		done
+		ensure_java
+		ensure_kafka_jars
+		write_kafka_config
+		local cp="$KAFKA_LIBS/*"
+		if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
+			local cid
+			cid="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+			log "kafka: formatting storage in $KAFKA_DATA (cluster id $cid)"
+			"$JAVA" -Xmx256m -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" -Dkafka.logs.dir="$KAFKA_LOGS" \
+				-cp "$cp" kafka.tools.StorageTool format --ignore-formatted -t "$cid" -c "$KAFKA_DIR/server.properties" \
+				</dev/null >"$KAFKA_LOGS/format.log" 2>&1 || die_log "$KAFKA_LOGS/format.log" "kafka: storage format failed"
+		fi
+		log "kafka: starting $KAFKA_VERSION (KRaft broker+controller) on $HOST:$KAFKA_PORT"
+		local pid
+		# setsid: own session, so it outlives the calling shell and its process group.
+		setsid "$JAVA" -Xms256m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+			-XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
+			-Djava.awt.headless=true -Dkafka.logs.dir="$KAFKA_LOGS" \
+			-Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
+			-cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties" \
+			</dev/null >>"$KAFKA_LOGS/kafka.out" 2>&1 9>&- &
+		pid=$!
+		echo "$pid" >"$KAFKA_PID"
+	fi
+	local deadline=$((SECONDS + START_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		kafka_ready && { log "kafka up on $HOST:$KAFKA_PORT (pid $(pid_of "$KAFKA_PID"))"; return 0; }
+		if ! kafka_running; then
+			rm -f "$KAFKA_PID"
+			show_tail "$KAFKA_LOGS/kafka.out" 10
+			die_log "$KAFKA_LOGS/server.log" "kafka exited during startup (logs: $KAFKA_LOGS)"
+		fi
+		sleep 0.5
+	done
+	kafka_stop >/dev/null 2>&1 || true
+	die_log "$KAFKA_LOGS/server.log" "kafka did not answer on $HOST:$KAFKA_PORT within ${START_TIMEOUT}s; stopped it"
+}
+
+kafka_stop() {
+	if ! kafka_running; then
+		[[ -e "$KAFKA_PID" ]] && rm -f "$KAFKA_PID"
+		log "kafka already stopped"
+		return 0
+	fi
+	local pid
+	pid="$(pid_of "$KAFKA_PID")"
+	log "kafka: stopping (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_pid_exit "$pid" 60; then
+		log "kafka: pid $pid did not stop within 60s; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_pid_exit "$pid" 10 || die "kafka: could not kill pid $pid"
+	fi
+	rm -f "$KAFKA_PID"
+}
+
+# ---------------------------------------------------------------- redis
+redis_ready() {
+	command -v redis-cli >/dev/null 2>&1 &&
+		[[ "$(timeout 5 redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]
+}
+redis_running() { pid_matches "$REDIS_PID" 'redis-server'; }
+
+redis_up() {
+	if redis_running; then
+		if redis_ready; then
+			log "redis already up on $HOST:$REDIS_PORT (pid $(pid_of "$REDIS_PID"))"
+			return 0
+		fi
+		log "redis process $(pid_of "$REDIS_PID") is running but not answering yet; waiting"
+	else
+		if [[ -e "$REDIS_PID" ]]; then
+			log "redis: removing stale pid file (no redis of ours runs as pid $(pid_of "$REDIS_PID"))"
+			rm -f "$REDIS_PID"
+		fi
+		if port_open "$REDIS_PORT"; then
+			die "redis: port $HOST:$REDIS_PORT is already in use by another process ($(port_owner "$REDIS_PORT")); stop it or set SPINE_REDIS_PORT"
+		fi
+		if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+			apt_install redis-server redis-tools
+		fi
+		mkdir -p "$REDIS_DIR/data"
+		cat >"$REDIS_DIR/redis.conf" <<EOF
+# Generated by scripts/services.sh on every start; edits are overwritten.
+bind $HOST
+port $REDIS_PORT
+protected-mode yes
+daemonize yes
+supervised no
+pidfile "$REDIS_PID"
+logfile "$REDIS_LOG"
+dir "$REDIS_DIR/data"
+appendonly yes
+appendfsync everysec
+save ""
+EOF
+		log "redis: starting on $HOST:$REDIS_PORT (AOF in $REDIS_DIR/data)"
+		redis-server "$REDIS_DIR/redis.conf" </dev/null >>"$REDIS_LOG" 2>&1 9>&- ||
+			die_log "$REDIS_LOG" "redis-server failed to start"
+	fi
+	local i deadline=$((SECONDS + START_TIMEOUT))
+	for ((i = 0; SECONDS < deadline; i++)); do
+		redis_ready && { log "redis up on $HOST:$REDIS_PORT (pid $(pid_of "$REDIS_PID"))"; return 0; }
+		if ((i > 10)) && ! redis_running; then
+			die_log "$REDIS_LOG" "redis exited during startup"
+		fi
+		sleep 0.2
+	done
+	die_log "$REDIS_LOG" "redis did not answer PING on $HOST:$REDIS_PORT within ${START_TIMEOUT}s"
+}
+
+redis_stop() {
+	if ! redis_running; then
+		[[ -e "$REDIS_PID" ]] && rm -f "$REDIS_PID"
+		log "redis already stopped"
+		return 0
+	fi
+	local pid
+	pid="$(pid_of "$REDIS_PID")"
+	log "redis: stopping (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true # redis flushes the AOF and exits on SIGTERM
+	if ! wait_pid_exit "$pid" 30; then
+		log "redis: pid $pid did not stop within 30s; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_pid_exit "$pid" 10 || die "redis: could not kill pid $pid"
+	fi
+	rm -f "$REDIS_PID"
+}
+
+# ---------------------------------------------------------------- postgres
+PG_BIN=""
+find_pg_bin() {
+	local d
+	for d in $(printf "%s\n" /usr/lib/postgresql/*/bin | sort -t/ -k5,5 -rn); do
+		if [[ -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/postgres" ]]; then PG_BIN="$d"; return 0; fi
+	done
+	return 1
+}
+
+# as_pg CMD...: run as the postgres system user when we are root (the server refuses root).
+as_pg() {
+	if is_root; then
+		(cd / && runuser -u postgres -- "$@")
+	else
+		"$@"
+	fi
+}
+
+pg_ready() {
+	[[ -n "$PG_BIN" ]] || find_pg_bin || return 1
+	"$PG_BIN/pg_isready" -q -h "$HOST" -p "$POSTGRES_PORT" -t 2 >/dev/null 2>&1
+}
+pg_running() { pid_matches "$PG_DATA/postmaster.pid" "postgres -D $PG_DATA"; }
+
+# The postgres user must be able to reach $PG_ROOT: add the traverse (x) bit on
+# ancestors that lack it (e.g. /root is 0700). This does not allow listing them.
+pg_fix_path_access() {
+	is_root || return 0
+	local d="$PG_ROOT" dirs=()
+	while [[ "$d" != "/" && -n "$d" ]]; do
+		d="$(dirname "$d")"
+		dirs=("$d" "${dirs[@]}")
+	done
+	for d in "${dirs[@]}"; do
+		if ! runuser -u postgres -- test -x "$d" 2>/dev/null; then
+			log "postgres: adding o+x (traverse only) to $d so the postgres user can reach its data"
+			chmod o+x "$d"
+		fi
+	done
+}
+
+pg_up() {
+	find_pg_bin || { apt_install postgresql; find_pg_bin || die "postgresql installed but no /usr/lib/postgresql/*/bin/initdb found"; }
+	if is_root && ! id postgres >/dev/null 2>&1; then
+		log "postgres: creating system user postgres"
+		useradd --system --home-dir /var/lib/postgresql --shell /bin/bash --user-group postgres ||
+			die "could not create the postgres system user"
+	fi
+	if pg_running && pg_ready; then
+		log "postgres already up on $HOST:$POSTGRES_PORT (pid $(pid_of "$PG_DATA/postmaster.pid"))"
+	else
+		if [[ -e "$PG_DATA/postmaster.pid" ]] && ! pg_running; then
+			log "postgres: removing stale postmaster.pid (no postgres of ours runs as pid $(pid_of "$PG_DATA/postmaster.pid"))"
+			rm -f "$PG_DATA/postmaster.pid"
+		fi
+		if ! pg_running; then
+			if port_open "$POSTGRES_PORT"; then
+				die "postgres: port $HOST:$POSTGRES_PORT is already in use by another process ($(port_owner "$POSTGRES_PORT")); stop it or set SPINE_POSTGRES_PORT"
+			fi
+			# A socket lock file left by a killed server names a pid that may since belong
+			# to another process, which would make postgres refuse to start.
+			rm -f "$PG_RUN"/.s.PGSQL.*
+		fi
+		mkdir -p "$PG_ROOT"
+		if is_root; then
+			pg_fix_path_access
+			chown postgres: "$PG_ROOT"
+		fi
+		chmod 700 "$PG_ROOT"
+		as_pg mkdir -p "$PG_RUN"
+		if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
+			log "postgres: initdb $PG_DATA ($("$PG_BIN/postgres" --version))"
+			rm -rf "$PG_DATA"
+			as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --no-locale \
+				</dev/null >"$PG_ROOT/initdb.log" 2>&1 || die_log "$PG_ROOT/initdb.log" "postgres: initdb failed"
+			echo "include_if_exists = 'spine.conf'" | as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
+		fi
+		# Written on every start so port overrides apply.
+		as_pg tee "$PG_DATA/spine.conf" >/dev/null <<EOF
+# Generated by scripts/services.sh on every start; edits are overwritten.
+listen_addresses = '$HOST'
+port = $POSTGRES_PORT
+unix_socket_directories = '$PG_RUN'
+max_connections = 200
+EOF
+		if ! pg_running; then
+			log "postgres: starting on $HOST:$POSTGRES_PORT"
+			as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$START_TIMEOUT" start </dev/null >/dev/null 2>&1 9>&- ||
+				die_log "$PG_LOG" "postgres failed to start (pg_ctl start)"
+		fi
+		local deadline=$((SECONDS + START_TIMEOUT))
+		while ((SECONDS < deadline)); do
+			pg_ready && break
+			sleep 0.2
+		done
+		pg_ready || die_log "$PG_LOG" "postgres did not accept connections on $HOST:$POSTGRES_PORT within ${START_TIMEOUT}s"
+		log "postgres up on $HOST:$POSTGRES_PORT (pid $(pid_of "$PG_DATA/postmaster.pid"))"
+	fi
+	# Role and database (cheap; run every time so a dropped one comes back).
+	local psql=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$POSTGRES_PORT" -U postgres)
+	if [[ "$("${psql[@]}" -d postgres -tAc "select count(*) from pg_roles where rolname='spine'")" != 1 ]]; then
+		log "postgres: creating role spine"
+		"${psql[@]}" -d postgres -c "create role spine login password 'spine' createdb" </dev/null ||
+			die "postgres: could not create role spine"
+	fi
+	if [[ "$("${psql[@]}" -d postgres -tAc "select count(*) from pg_database where datname='spine'")" != 1 ]]; then
+		log "postgres: creating database spine"
+		"${psql[@]}" -d postgres -c "create database spine owner spine" </dev/null ||
+			die "postgres: could not create database spine"
+	fi
+}
+
+pg_stop() {
+	find_pg_bin || true
+	if ! pg_running; then
+		[[ -e "$PG_DATA/postmaster.pid" ]] && rm -f "$PG_DATA/postmaster.pid"
+		log "postgres already stopped"
+		return 0
+	fi
+	log "postgres: stopping (pid $(pid_of "$PG_DATA/postmaster.pid"))"
+	as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop </dev/null >/dev/null 2>&1 ||
+		die_log "$PG_LOG" "postgres: pg_ctl stop failed"
+}
+
+# ---------------------------------------------------------------- commands
+lock_state() {
+	mkdir -p "$STATE"
+	# fd 9 holds the lock; every daemon is started with 9>&- so it does not inherit it.
+	exec 9>"$STATE/.lock"
+	flock -w 300 9 || die "another services.sh has held $STATE/.lock for 5 minutes (see: fuser -v $STATE/.lock)"
+}
+
+# Install every missing Debian package in one apt-get run (the slow part of a cold start).
+ensure_packages() {
+	local need=()
+	if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+		need+=(redis-server redis-tools)
+	fi
+	command -v kcat >/dev/null 2>&1 || command -v kafkacat >/dev/null 2>&1 || need+=(kafkacat)
+	find_pg_bin || need+=(postgresql)
+	command -v java >/dev/null 2>&1 || [[ -x "${JAVA_HOME:-/nonexistent}/bin/java" ]] || need+=(openjdk-17-jre-headless)
+	[[ -f "$KAFKA_LIBS/.complete" ]] || command -v mvn >/dev/null 2>&1 || need+=(maven)
+	((${#need[@]} == 0)) || apt_install "${need[@]}"
+}
+
+cmd_up() {
+	lock_state
+	local t0=$SECONDS i failed=() pids=() svcs=(kafka redis postgres)
+	ensure_packages
+	export APT_UPDATED
+	# The services start in parallel, each in its own process (with set -e in force),
+	# so one that fails does not keep the others down; the lock (fd 9) is inherited.
+	for i in "${!svcs[@]}"; do
+		"$BASH" "${BASH_SOURCE[0]}" __up "${svcs[i]}" &
+		pids[i]=$!
+	done
+	for i in "${!svcs[@]}"; do
+		wait "${pids[i]}" || failed+=("${svcs[i]}")
+	done
+	((${#failed[@]} == 0)) || die "failed to bring up: ${failed[*]} (see the errors above; state in $STATE)"
+	log "all services up ($((SECONDS - t0))s); state in $STATE"
+	print_env
+}
+
+cmd_down() {
+	lock_state
+	kafka_stop
+	redis_stop
+	pg_stop
+}
+
+# status_one NAME PORT PIDFILE RUNNING_FN READY_FN [EXTRA]: print one line; true if up.
+status_one() {
+	local name="$1" port="$2" pidfile="$3" running="$4" ready="$5" extra="${6:-}" state=down detail=""
+	if "$running"; then
+		if "$ready"; then
+			state=up
+			detail=" (pid $(pid_of "$pidfile")$extra)"
+		else
+			detail=" (pid $(pid_of "$pidfile") running but not answering)"
+		fi
+	elif port_open "$port"; then
+		detail=" (port held by a process not started from $STATE: $(port_owner "$port"))"
+	fi
+	printf '%-9s %-5s %s%s\n' "$name" "$state" "$HOST:$port" "$detail"
+	[[ "$state" == up ]]
+}
+
+cmd_status() {
+	local bad=0
+	KCAT="$(command -v kcat || true)"
+	find_pg_bin || true
+	status_one kafka "$KAFKA_PORT" "$KAFKA_PID" kafka_running kafka_ready ", kafka $KAFKA_VERSION" || bad=1
+	status_one redis "$REDIS_PORT" "$REDIS_PID" redis_running redis_ready || bad=1
+	status_one postgres "$POSTGRES_PORT" "$PG_DATA/postmaster.pid" pg_running pg_ready || bad=1
+	return "$bad"
+}
+
+cmd_restart() { # cmd_restart SERVICE
+	lock_state
+	ensure_packages
+	case "${1:-}" in
+	kafka) kafka_stop && "$BASH" "${BASH_SOURCE[0]}" __up kafka ;;
+	redis) redis_stop && "$BASH" "${BASH_SOURCE[0]}" __up redis ;;
+	postgres) pg_stop && "$BASH" "${BASH_SOURCE[0]}" __up postgres ;;
+	*) die "restart: unknown service '${1:-}' (kafka, redis or postgres)" ;;
+	esac
+}
+
+cmd_reset() {
+	cmd_down
+	log "reset: deleting data in $KAFKA_DATA, $REDIS_DIR, $PG_ROOT (jar cache kept)"
+	rm -rf "$KAFKA_DATA" "$KAFKA_LOGS" "$KAFKA_PID" "$REDIS_DIR" "$PG_ROOT"
+}
+
+usage() { # usage EXIT_CODE
+	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
+	exit "$1"
+}
+
+case "${1:-}" in
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+env) print_env ;;
+reset) cmd_reset ;;
+restart) cmd_restart "${2:-}" ;;
+__up) # internal: cmd_up runs this for each service while holding the lock
+	case "${2:-}" in
+	redis) redis_up ;; postgres) pg_up ;; kafka) kafka_up ;; *) die "unknown service '${2:-}'" ;;
+	esac ;;
+-h | --help | help) usage 0 ;;
+*)
+	[[ -z "${1:-}" ]] || log "unknown command '$1'"
+	usage 2
+	;;
+esac
