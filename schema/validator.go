@@ -38,6 +38,9 @@ type versionKey struct{ event, version string }
 type compiled struct {
 	ref *jsonschema.Schema // the reference 2020-12 validator; its errors are reported
 	pii piiSet             // fields whose values never appear in a reason
+	// fast is the allocation-free fast path (fast.go): it can only say
+	// "valid". nil if the schema is outside its subset.
+	fast *fastChecker
 }
 
 // Option configures a Validator.
@@ -75,7 +78,7 @@ func NewValidator(cat *catalog.Catalog, opts ...Option) (*Validator, error) {
 			if err != nil {
 				return nil, fmt.Errorf("schema: compile %s: %w", sv.Path, err)
 			}
-			v.schemas[versionKey{e.Name, sv.Version}] = &compiled{ref: s, pii: newPIISet(sv.PII)}
+			v.schemas[versionKey{e.Name, sv.Version}] = &compiled{ref: s, pii: newPIISet(sv.PII), fast: compileFast(doc)}
 		}
 	}
 	return v, nil
@@ -102,6 +105,9 @@ func (v *Validator) Validate(eventName, version string, payload []byte) error {
 	}
 	if len(payload) > v.maxBytes {
 		return payloadError(eventName, "", fmt.Sprintf("payload is %d bytes, over the %d-byte limit", len(payload), v.maxBytes))
+	}
+	if c.fast != nil && c.fast.valid(payload) {
+		return nil // certainly valid; on false the reference path decides
 	}
 	doc, err := decode(payload)
 	if err != nil {
