@@ -1,16 +1,39 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"time"
+
 	"github.com/spf13/cobra"
+
+	"github.com/inopsio/spine/devserver"
 )
 
 func newDevCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "dev",
+	var cfg devserver.Config
+	cmd := &cobra.Command{
+		Use:   "dev [--data-dir DIR] [--kafka-addr HOST:PORT] [--http-addr HOST:PORT]",
 		Short: "Run the whole platform in one process",
-		Args:  exactArgs(0),
+		Long: "Run the platform on one machine: the embedded Kafka-protocol broker with\n" +
+			"every catalog topic (any Kafka client can connect), and the local schema\n" +
+			"registry over the Confluent REST API. Data persists in the data dir.\n" +
+			"Ctrl-C stops it cleanly.",
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usageErrorf("spine dev: not built yet")
+			cfg.Logger = newLogger(cmd.ErrOrStderr(), slog.LevelInfo)
+			s, err := devserver.Start(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			<-cmd.Context().Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return s.Close(ctx)
 		},
 	}
+	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", envOr("SPINE_DATA_DIR", devserver.DefaultDataDir), "where events and state persist ($SPINE_DATA_DIR)")
+	cmd.Flags().StringVar(&cfg.KafkaAddr, "kafka-addr", devserver.DefaultKafkaAdr, "address of the embedded Kafka broker")
+	cmd.Flags().StringVar(&cfg.HTTPAddr, "http-addr", devserver.DefaultHTTPAddr, "address of the HTTP server (schema registry, health)")
+	return cmd
 }

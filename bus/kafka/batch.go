@@ -1,0 +1,284 @@
+package kafka
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/inopsio/spine/bus"
+)
+
+// partBatch is one partition's share of a poll batch.
+type partBatch struct {
+	tp       tp
+	recs     []*kgo.Record
+	attempts []int     // delivery attempt of each record
+	out      []outcome // written by the record's task, read after all finish
+	failedAt atomic.Int64
+}
+
+// fail notes that the record at offset failed; failedAt keeps the lowest.
+func (pb *partBatch) fail(offset int64) {
+	for {
+		cur := pb.failedAt.Load()
+		if offset >= cur || pb.failedAt.CompareAndSwap(cur, offset) {
+			return
+		}
+	}
+}
+
+func (pb *partBatch) hasFailure() bool { return pb.failedAt.Load() != math.MaxInt64 }
+
+// handle runs one poll batch to completion, then commits and rewinds.
+func (c *consumer) handle(ctx context.Context, fetches kgo.Fetches) {
+	batches := c.split(fetches)
+	hctx := context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	if c.hb != nil {
+		c.submitBatches(ctx, hctx, &wg, batches)
+	} else {
+		c.submitRecords(ctx, hctx, &wg, batches)
+	}
+	wg.Wait()
+	c.settle(ctx, batches)
+}
+
+// split groups the polled records by partition, in offset order, looks up
+// each record's attempt, and marks the records this member already handled
+// before a rewind brought them back.
+func (c *consumer) split(fetches kgo.Fetches) []*partBatch {
+	var batches []*partBatch
+	byTP := make(map[tp]*partBatch)
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		k := tp{p.Topic, p.Partition}
+		pb := byTP[k]
+		if pb == nil {
+			pb = &partBatch{tp: k}
+			pb.failedAt.Store(math.MaxInt64)
+			byTP[k] = pb
+			batches = append(batches, pb)
+		}
+		pb.recs = append(pb.recs, p.Records...)
+	})
+	c.mu.Lock()
+	for _, pb := range batches {
+		pb.out = make([]outcome, len(pb.recs))
+		pb.attempts = make([]int, len(pb.recs))
+		f, done := c.deliveries[pb.tp], c.done[pb.tp]
+		for i, r := range pb.recs {
+			pb.attempts[i] = f[r.Offset] + 1
+			if _, ok := done[r.Offset]; ok && c.hb == nil {
+				pb.out[i] = succeeded
+			}
+		}
+	}
+	c.mu.Unlock()
+	return batches
+}
+
+// submitRecords runs each record on the worker of its topic, partition and
+// key, except those already handled. A record is skipped when shutdown began or when an earlier record of
+// its partition failed: the partition is rewound to that record, so running
+// this one now would only run it twice — and for a record of the same key,
+// which the pool runs strictly after the failed one, it would overtake it.
+func (c *consumer) submitRecords(ctx, hctx context.Context, wg *sync.WaitGroup, batches []*partBatch) {
+	var key []byte
+	for _, pb := range batches {
+		for i, r := range pb.recs {
+			if pb.out[i] == succeeded {
+				continue // handled before the rewind
+			}
+			key = poolKey(key[:0], pb.tp, r.Key)
+			wg.Add(1)
+			err := c.pool.Submit(ctx, key, func() {
+				defer wg.Done()
+				if ctx.Err() != nil || pb.failedAt.Load() < r.Offset {
+					return
+				}
+				d := delivery(c.t.ns, r, pb.attempts[i])
+				if err := c.call(hctx, d); err != nil {
+					pb.fail(r.Offset)
+					pb.out[i] = failed
+					c.log.Debug("handler failed; the partition rewinds to the record",
+						"position", d.ID, "attempt", d.Attempt, "error", err)
+					return
+				}
+				pb.out[i] = succeeded
+			})
+			if err != nil { // ctx ended while the queue was full
+				wg.Done()
+				return
+			}
+		}
+	}
+}
+
+// submitBatches runs each partition's records as one call, on the worker of
+// the partition.
+func (c *consumer) submitBatches(ctx, hctx context.Context, wg *sync.WaitGroup, batches []*partBatch) {
+	var key []byte
+	for _, pb := range batches {
+		key = poolKey(key[:0], pb.tp, nil)
+		wg.Add(1)
+		err := c.pool.Submit(ctx, key, func() {
+			defer wg.Done()
+			if ctx.Err() != nil {
+				return
+			}
+			ds := make([]*bus.Delivery, len(pb.recs))
+			for i, r := range pb.recs {
+				ds[i] = delivery(c.t.ns, r, pb.attempts[i])
+			}
+			o := succeeded
+			if err := c.callBatch(hctx, ds); err != nil {
+				o = failed
+				pb.fail(pb.recs[0].Offset)
+				c.log.Debug("batch handler failed; the partition rewinds to the batch",
+					"position", ds[0].ID, "records", len(ds), "error", err)
+			}
+			for i := range pb.out {
+				pb.out[i] = o
+			}
+		})
+		if err != nil {
+			wg.Done()
+			return
+		}
+	}
+}
+
+// poolKey is topic, partition and record key: records of one key share a
+// worker, and so do the records of one partition in batch mode.
+func poolKey(b []byte, p tp, key []byte) []byte {
+	b = append(b, p.topic...)
+	b = append(b, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(p.partition))
+	return append(b, key...)
+}
+
+// call runs h, turning a panic into a failure: one bad record must not take
+// the consumer, and every other key's records, down with it.
+func (c *consumer) call(ctx context.Context, d *bus.Delivery) (err error) {
+	defer c.recoverInto(&err, d.ID)
+	return c.h(ctx, d)
+}
+
+func (c *consumer) callBatch(ctx context.Context, ds []*bus.Delivery) (err error) {
+	defer c.recoverInto(&err, ds[0].ID)
+	return c.hb(ctx, ds)
+}
+
+func (c *consumer) recoverInto(err *error, at string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("kafka: handler panicked: %v", r)
+		c.log.Error("handler panicked; the record will be delivered again", "position", at,
+			"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	}
+}
+
+// settle moves the commit points past what the batch completed (the commit
+// itself goes out asynchronously) and pauses the partitions that had a
+// failure, to be rewound to it after the redelivery delay.
+func (c *consumer) settle(ctx context.Context, batches []*partBatch) {
+	results := make(map[tp][]result, len(batches))
+	for _, pb := range batches {
+		rs := make([]result, len(pb.recs))
+		for i, r := range pb.recs {
+			rs[i] = result{offset: r.Offset, epoch: r.LeaderEpoch, outcome: pb.out[i]}
+		}
+		results[pb.tp] = rs
+	}
+	commit, rewind := commitPoints(results)
+	c.remember(batches, commit)
+	c.advance(commit)
+	if ctx.Err() != nil {
+		return // stopping: whoever gets the partitions next starts at the commit
+	}
+	// Pause now and rewind when the delay is over (pollContext): the
+	// rewind restarts franz-go's fetch session, so doing it at resume time
+	// fetches the partition at once instead of after a fetch in flight.
+	// While paused, franz-go hands out nothing more of the partition, and
+	// the committed offset is the failed record, so a rebalance meanwhile
+	// loses nothing either.
+	pause := make(map[tp]struct{})
+	due := time.Now().Add(c.sub.RedeliveryDelay)
+	c.mu.Lock()
+	for _, pb := range batches {
+		if at, ok := rewind[pb.tp]; ok && pb.hasFailure() {
+			pause[pb.tp] = struct{}{}
+			c.paused[pb.tp] = pausedPart{due: due, rewind: at}
+		}
+	}
+	c.mu.Unlock()
+	if len(pause) > 0 {
+		c.cl.PauseFetchPartitions(partitionsOf(pause))
+	}
+}
+
+// remember updates what this member knows about records past each
+// partition's commit point, which a rewind will bring back: how often each
+// was delivered (Attempt counts deliveries, so a record fetched again after
+// an earlier failure never comes back as Attempt 1) and which succeeded (so
+// the redelivery skips them instead of running them twice). Records below
+// the commit point are forgotten. When a whole partition succeeded —
+// the common case — nothing is stored.
+//
+// Skipping a remembered success keeps per-key order: a record of the failed
+// record's key, behind it, never succeeded (it was skipped), so it still
+// runs after the failed one.
+func (c *consumer) remember(batches []*partBatch, commit map[tp]kgo.EpochOffset) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, pb := range batches {
+		cut := int64(math.MinInt64)
+		if at, ok := commit[pb.tp]; ok {
+			cut = at.Offset
+		}
+		f, done := c.deliveries[pb.tp], c.done[pb.tp]
+		for i, r := range pb.recs {
+			if r.Offset < cut || pb.out[i] == notRun {
+				continue
+			}
+			if _, ok := done[r.Offset]; ok {
+				continue // not delivered this time
+			}
+			if f == nil {
+				f = make(map[int64]int)
+				c.deliveries[pb.tp] = f
+			}
+			f[r.Offset]++
+			if pb.out[i] == succeeded {
+				if done == nil {
+					done = make(map[int64]struct{})
+					c.done[pb.tp] = done
+				}
+				done[r.Offset] = struct{}{}
+			}
+		}
+		prune(c.deliveries, pb.tp, cut)
+		prune(c.done, pb.tp, cut)
+	}
+}
+
+// prune forgets the offsets of p below cut.
+func prune[V any](m map[tp]map[int64]V, p tp, cut int64) {
+	f := m[p]
+	for off := range f {
+		if off < cut {
+			delete(f, off)
+		}
+	}
+	if f != nil && len(f) == 0 {
+		delete(m, p)
+	}
+}

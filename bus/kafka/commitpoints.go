@@ -1,0 +1,86 @@
+package kafka
+
+import "github.com/twmb/franz-go/pkg/kgo"
+
+// tp names one partition of a wire topic.
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// outcome is what became of one record of a poll batch.
+type outcome uint8
+
+const (
+	// notRun: the record was not handed to the handler — shutdown began
+	// first, or an earlier record of its partition had failed, so it will
+	// be fetched again anyway.
+	notRun outcome = iota
+	succeeded
+	failed
+)
+
+// result is one record's outcome, in its partition's offset order.
+type result struct {
+	offset  int64
+	epoch   int32 // leader epoch of the record, committed with the offset
+	outcome outcome
+}
+
+// commitPoints decides, for each partition of a handled poll batch, where
+// to commit and where to rewind. results hold each partition's records in
+// offset order.
+//
+// A partition commits the offset after the last record of its longest prefix
+// of succeeded records: everything before a commit point has been handled,
+// which is what at-least-once demands. If a record did not succeed, the
+// partition rewinds to the first such record, so it and everything after it
+// — including records that did succeed — are fetched again. Committing past
+// a gap (a later success) would lose the failed record on a restart; keeping
+// later successes un-committed costs duplicates only, never loss.
+func commitPoints(results map[tp][]result) (commit, rewind map[tp]kgo.EpochOffset) {
+	commit = make(map[tp]kgo.EpochOffset, len(results))
+	for p, rs := range results {
+		n := 0
+		for n < len(rs) && rs[n].outcome == succeeded {
+			n++
+		}
+		if n > 0 {
+			last := rs[n-1]
+			commit[p] = kgo.EpochOffset{Epoch: last.epoch, Offset: last.offset + 1}
+		}
+		if n < len(rs) {
+			if rewind == nil {
+				rewind = make(map[tp]kgo.EpochOffset)
+			}
+			// Epoch -1: the offset was just read from this partition, so
+			// there is no truncation to detect, and franz-go then skips an
+			// OffsetForLeaderEpoch round trip.
+			rewind[p] = kgo.EpochOffset{Epoch: -1, Offset: rs[n].offset}
+		}
+	}
+	return commit, rewind
+}
+
+// byTopic turns per-partition offsets into franz-go's topic → partition form.
+func byTopic(m map[tp]kgo.EpochOffset) map[string]map[int32]kgo.EpochOffset {
+	out := make(map[string]map[int32]kgo.EpochOffset, len(m))
+	for p, o := range m {
+		ps := out[p.topic]
+		if ps == nil {
+			ps = make(map[int32]kgo.EpochOffset)
+			out[p.topic] = ps
+		}
+		ps[p.partition] = o
+	}
+	return out
+}
+
+// partitionsOf lists the partitions of m in franz-go's topic → partitions form.
+func partitionsOf[V any](m map[tp]V) map[string][]int32 {
+	out := make(map[string][]int32, len(m))
+	for p := range m {
+		out[p.topic] = append(out[p.topic], p.partition)
+	}
+	return out
+}

@@ -1,0 +1,147 @@
+package kafka_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/inopsio/spine/broker"
+	"github.com/inopsio/spine/bus"
+	"github.com/inopsio/spine/bus/bustest"
+	"github.com/inopsio/spine/bus/kafka"
+)
+
+// The conformance suite (package bustest) against the embedded broker and
+// Apache Kafka: one transport, two brokers.
+
+// maxMessageBytes lets a 1 MiB payload through with its headers and frame:
+// the catalog's payload limit (schema.DefaultMaxPayloadBytes) is 2 MiB, so
+// the topics and the producer take 2 MiB and some room.
+const maxMessageBytes = 2<<20 + 64<<10
+
+// conformanceConfig is the transport config of both backends, in the test
+// process and in the consumer child.
+func conformanceConfig(addr, namespace string, log *slog.Logger) kafka.Config {
+	return kafka.Config{
+		Brokers:   []string{addr},
+		Namespace: namespace,
+		Logger:    log,
+		// Kafka's smallest allowed session timeout (group.min.session.timeout.ms):
+		// a SIGKILLed member's partitions move after 6s rather than 45s.
+		SessionTimeout: 6 * time.Second,
+		BatchMaxBytes:  maxMessageBytes,
+	}
+}
+
+func dialConformance(_ context.Context, addr, namespace string) (bus.Transport, error) {
+	return kafka.New(conformanceConfig(addr, namespace, slog.Default()))
+}
+
+func newConformanceTransport(t testing.TB, addr, namespace string) bus.Transport {
+	tr, err := kafka.New(conformanceConfig(addr, namespace, bustest.TestLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// prepareTopics creates the namespace's topics with 3 partitions and room
+// for 1 MiB events.
+func prepareTopics(t testing.TB, addr, namespace string, topics []string) {
+	tr, err := kafka.New(conformanceConfig(addr, namespace, bustest.TestLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	size := strconv.Itoa(maxMessageBytes)
+	specs := make([]kafka.TopicSpec, len(topics))
+	for i, tp := range topics {
+		specs[i] = kafka.TopicSpec{Name: tp, Partitions: 3, Configs: map[string]*string{"max.message.bytes": &size}}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := tr.EnsureTopics(ctx, specs...); err != nil {
+		t.Fatalf("EnsureTopics: %v", err)
+	}
+}
+
+func TestConformanceEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	start := func(t testing.TB, addr string) *broker.Broker {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		b, err := broker.Start(ctx, broker.Config{Addr: addr, DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatalf("embedded broker: %v", err)
+		}
+		return b
+	}
+	var mu sync.Mutex // guards b, replaced by Restart
+	b := start(t, "127.0.0.1:0")
+	addr := b.Addr()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if err := b.Close(); err != nil {
+			t.Errorf("broker Close: %v", err)
+		}
+	})
+	bustest.Run(t, bustest.Backend{
+		Name:    "embedded",
+		New:     func(t testing.TB, ns string) bus.Transport { return newConformanceTransport(t, addr, ns) },
+		Prepare: func(t testing.TB, ns string, topics []string) { prepareTopics(t, addr, ns, topics) },
+		Restart: func(t testing.TB) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err := b.Close(); err != nil {
+				t.Errorf("broker Close: %v", err)
+			}
+			b = start(t, addr) // same data directory, same port
+		},
+		Addr: func() string { return addr },
+	})
+}
+
+func TestConformanceKafka(t *testing.T) {
+	addr := bustest.Service(t, "SPINE_TEST_KAFKA")
+	bustest.Run(t, bustest.Backend{
+		Name: "kafka",
+		New:  func(t testing.TB, ns string) bus.Transport { return newConformanceTransport(t, addr, ns) },
+		Prepare: func(t testing.TB, ns string, topics []string) {
+			prepareTopics(t, addr, ns, topics)
+			t.Cleanup(func() { deleteTopics(t, addr, ns, topics) })
+		},
+		Restart: func(t testing.TB) { bustest.RestartService(t, "kafka") },
+		Addr:    func() string { return addr },
+	})
+}
+
+// deleteTopics removes a test's topics from the shared broker.
+func deleteTopics(t testing.TB, addr, ns string, topics []string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Errorf("delete topics: %v", err)
+		return
+	}
+	defer cl.Close()
+	wire := make([]string, len(topics))
+	for i, tp := range topics {
+		wire[i] = ns + tp
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := kadm.NewClient(cl).DeleteTopics(ctx, wire...)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Logf("delete topics %v: %v", wire, fmt.Errorf("%w", err))
+	}
+}
