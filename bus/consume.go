@@ -92,10 +92,11 @@ func (c *Client) check(ctx context.Context, d *Delivery) (*Message, *rejection) 
 	if hd.Schema != e.SchemaName {
 		return nil, &rejection{KindMismatch, fmt.Errorf("header schema %q, catalog has %q for %s", hd.Schema, e.SchemaName, e.Name)}
 	}
-	if err := c.validator.Validate(e.Name, hd.Version, dec.Envelope.Payload); err != nil {
+	key, err := c.validator.ValidateKey(e.Name, hd.Version, dec.Envelope.Payload)
+	if err != nil {
 		return nil, &rejection{KindSchema, err}
 	}
-	if key, err := topLevelString(dec.Envelope.Payload, e.PartitionKey); err != nil || key != hd.TenantID {
+	if key != hd.TenantID {
 		return nil, &rejection{KindMismatch, fmt.Errorf("payload %s does not match the header's tenant_id %s", e.PartitionKey, hd.TenantID)}
 	}
 	return &Message{

@@ -1,13 +1,11 @@
 package bus
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
@@ -62,12 +60,9 @@ func (c *Client) prepare(ctx context.Context, o Outgoing) (codec.Record, Publish
 	if version == "" {
 		version = e.Current().Version
 	}
-	if err := c.validator.Validate(e.Name, version, o.Payload); err != nil {
-		return codec.Record{}, Published{}, fmt.Errorf("publish: %w", err)
-	}
-	key, err := topLevelString(o.Payload, e.PartitionKey)
+	key, err := c.validator.ValidateKey(e.Name, version, o.Payload)
 	if err != nil {
-		return codec.Record{}, Published{}, fmt.Errorf("publish %s: partition key: %w", e.Name, err)
+		return codec.Record{}, Published{}, fmt.Errorf("publish: %w", err)
 	}
 	id, err := c.ids.SchemaID(ctx, e.Name, version)
 	if err != nil {
@@ -76,26 +71,29 @@ func (c *Client) prepare(ctx context.Context, o Outgoing) (codec.Record, Publish
 
 	ctx, span := c.startSend(ctx, e.Topic)
 	defer span.End()
-	sc := trace.SpanContextFromContext(ctx)
-	h, err := event.NewHeader(event.Header{
+	h := event.Header{
 		EventID:   o.EventID,
 		EventName: e.Name,
 		Source:    source,
-		Timestamp: o.Timestamp,
+		Timestamp: o.Timestamp.UTC(),
 		TenantID:  key,
-		TraceID:   sc.TraceID().String(),
+		TraceID:   trace.SpanContextFromContext(ctx).TraceID().String(),
 		Version:   version,
 		Schema:    e.SchemaName,
-	})
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-		return codec.Record{}, Published{}, fmt.Errorf("publish: %w", err)
+	}
+	if h.EventID == "" {
+		h.EventID = event.NewEventID()
+	}
+	if o.Timestamp.IsZero() {
+		h.Timestamp = time.Now().UTC()
 	}
 	extra := make([]codec.Header, 0, len(o.Headers)+2)
 	extra = append(extra, o.Headers...)
 	traceContext.Inject(ctx, headerCarrier{&extra})
+	// Encode validates the header: the one check of fields a caller set.
 	rec, err := codec.Encode(e.Topic, event.Envelope{Header: h, Payload: o.Payload}, id, extra...)
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		return codec.Record{}, Published{}, fmt.Errorf("publish: %w", err)
 	}
 	return rec, Published{Header: h, Topic: e.Topic, SchemaID: id}, nil
@@ -112,34 +110,4 @@ func Publish[T payload.Payload](ctx context.Context, p Publisher, v T, headers .
 		return Published{}, err
 	}
 	return out[0], nil
-}
-
-// errNoKey is wrapped when the partition key is missing or not a string.
-var errNoKey = errors.New("missing or not a string")
-
-// topLevelString reads one top-level string member without decoding the
-// rest. The payload was validated, so the key is there as a string.
-func topLevelString(payload []byte, name string) (string, error) {
-	d := jsontext.NewDecoder(bytes.NewReader(payload))
-	if tok, err := d.ReadToken(); err != nil || tok.Kind() != '{' {
-		return "", fmt.Errorf("%q: %w", name, errNoKey)
-	}
-	for d.PeekKind() == '"' {
-		k, err := d.ReadToken()
-		if err != nil {
-			break
-		}
-		if k.String() != name {
-			if err := d.SkipValue(); err != nil {
-				break
-			}
-			continue
-		}
-		v, err := d.ReadToken()
-		if err != nil || v.Kind() != '"' {
-			break
-		}
-		return v.String(), nil
-	}
-	return "", fmt.Errorf("%q: %w", name, errNoKey)
 }

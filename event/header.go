@@ -51,7 +51,7 @@ const TimestampLayout = time.RFC3339Nano
 // The result is validated.
 func NewHeader(h Header) (Header, error) {
 	if h.EventID == "" {
-		h.EventID = uuid.NewString()
+		h.EventID = NewEventID()
 	}
 	if h.Timestamp.IsZero() {
 		h.Timestamp = time.Now()
@@ -65,6 +65,9 @@ func NewHeader(h Header) (Header, error) {
 	}
 	return h, nil
 }
+
+// NewEventID returns a fresh event_id: a random (version 4) UUID.
+func NewEventID() string { return uuid.NewString() }
 
 // NewTraceID returns a random W3C trace id.
 func NewTraceID() string {

@@ -26,7 +26,12 @@ import (
 // subset it understands gets no fast path at all.
 
 // fastChecker is the compiled fast path of one schema version.
-type fastChecker struct{ root *fastNode }
+type fastChecker struct {
+	root *fastNode
+	// key is the node of the top-level partition key property, whose value
+	// the walk captures so the publisher need not scan the payload again.
+	key *fastNode
+}
 
 type fastType uint8
 

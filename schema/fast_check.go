@@ -18,6 +18,8 @@ type fastState struct {
 	in      bytes.Buffer // aliases the payload: no copy, and never written
 	dec     jsontext.Decoder
 	scratch []byte // unescaped strings that contain escapes
+	keyNode *fastNode
+	key     string // the value of keyNode's property, once read
 }
 
 var fastStates = sync.Pool{New: func() any { return new(fastState) }}
@@ -28,12 +30,21 @@ var fastStates = sync.Pool{New: func() any { return new(fastState) }}
 // invalid UTF-8, excessive nesting and trailing data are all errors, so the
 // walk fails on exactly the inputs the strict decode rejects, and more.
 func (c *fastChecker) valid(payload []byte) bool {
+	_, ok := c.validKey(payload)
+	return ok
+}
+
+// validKey is valid, also returning the partition key's value when the
+// schema has one.
+func (c *fastChecker) validKey(payload []byte) (string, bool) {
 	st := fastStates.Get().(*fastState)
+	st.keyNode, st.key = c.key, ""
 	// A *bytes.Buffer lets the decoder parse the payload in place; it only
 	// advances the buffer's read offset and does not write to it.
 	st.in = *bytes.NewBuffer(payload)
 	st.dec.Reset(&st.in)
 	ok := st.value(c.root) && st.atEOF()
+	key := st.key
 	// Forget the payload, so the pool does not keep it alive.
 	st.in = bytes.Buffer{}
 	st.dec.Reset(&st.in)
@@ -41,7 +52,7 @@ func (c *fastChecker) valid(payload []byte) bool {
 		st.scratch = nil
 	}
 	fastStates.Put(st)
-	return ok
+	return key, ok
 }
 
 // atEOF checks that nothing but whitespace follows the top-level value.
@@ -68,7 +79,13 @@ func (st *fastState) value(n *fastNode) bool {
 			return false
 		}
 		s, ok := st.unquote(raw)
-		return ok && n.validString(s)
+		if !ok || !n.validString(s) {
+			return false
+		}
+		if n == st.keyNode {
+			st.key = string(s)
+		}
+		return true
 	case fastNumber, fastInteger:
 		if st.dec.PeekKind() != '0' {
 			return false

@@ -38,6 +38,8 @@ type versionKey struct{ event, version string }
 type compiled struct {
 	ref *jsonschema.Schema // the reference 2020-12 validator; its errors are reported
 	pii piiSet             // fields whose values never appear in a reason
+	// keyField is the event's partition key: a required top-level string.
+	keyField string
 	// fast is the allocation-free fast path (fast.go): it can only say
 	// "valid". nil if the schema is outside its subset.
 	fast *fastChecker
@@ -78,7 +80,13 @@ func NewValidator(cat *catalog.Catalog, opts ...Option) (*Validator, error) {
 			if err != nil {
 				return nil, fmt.Errorf("schema: compile %s: %w", sv.Path, err)
 			}
-			v.schemas[versionKey{e.Name, sv.Version}] = &compiled{ref: s, pii: newPIISet(sv.PII), fast: compileFast(doc)}
+			c := &compiled{ref: s, pii: newPIISet(sv.PII), fast: compileFast(doc), keyField: e.PartitionKey}
+			if c.fast != nil {
+				if p, ok := c.fast.root.props[e.PartitionKey]; ok && p.node.typ == fastString {
+					c.fast.key = p.node
+				}
+			}
+			v.schemas[versionKey{e.Name, sv.Version}] = c
 		}
 	}
 	return v, nil
@@ -99,21 +107,38 @@ func (e *UnknownVersionError) Error() string {
 // event.ErrInvalid) listing every violation with its JSON pointer; an unknown
 // event or version is a *catalog.UnknownEventError or *UnknownVersionError.
 func (v *Validator) Validate(eventName, version string, payload []byte) error {
+	_, err := v.ValidateKey(eventName, version, payload)
+	return err
+}
+
+// ValidateKey is Validate, also returning the value of the event's
+// partition key (its catalog partition_key field, a required string), read
+// during validation: publishing needs it and should not parse twice.
+func (v *Validator) ValidateKey(eventName, version string, payload []byte) (string, error) {
 	c, err := v.schema(eventName, version)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if len(payload) > v.maxBytes {
-		return payloadError(eventName, "", fmt.Sprintf("payload is %d bytes, over the %d-byte limit", len(payload), v.maxBytes))
+		return "", payloadError(eventName, "", fmt.Sprintf("payload is %d bytes, over the %d-byte limit", len(payload), v.maxBytes))
 	}
-	if c.fast != nil && c.fast.valid(payload) {
-		return nil // certainly valid; on false the reference path decides
+	// The fast path proves validity (false means "ask the reference path").
+	// The catalog guarantees every event a string partition key; a schema
+	// whose key the fast path does not see goes the reference way.
+	if c.fast != nil && c.fast.key != nil {
+		if key, ok := c.fast.validKey(payload); ok {
+			return key, nil
+		}
 	}
 	doc, err := decode(payload)
 	if err != nil {
-		return payloadError(eventName, pointerOf(err), err.Error())
+		return "", payloadError(eventName, pointerOf(err), err.Error())
 	}
-	return v.check(eventName, c, doc)
+	if err := v.check(eventName, c, doc); err != nil {
+		return "", err
+	}
+	key, _ := doc.(map[string]any)[c.keyField].(string)
+	return key, nil
 }
 
 func (v *Validator) schema(eventName, version string) (*compiled, error) {

@@ -210,3 +210,30 @@ func mustRead(t testing.TB, path string) []byte {
 	}
 	return b
 }
+
+// ValidateKey returns the partition key read during validation, on both the
+// fast and the reference path.
+func TestValidateKey(t *testing.T) {
+	v := newValidator(t)
+	for _, e := range catalog.MustDefault().Events() {
+		t.Run(e.Name, func(t *testing.T) {
+			p := mustRead(t, filepath.Join("..", "catalog", "testdata", "examples", e.Name+".json"))
+			var doc map[string]any
+			if err := json.Unmarshal(p, &doc); err != nil {
+				t.Fatal(err)
+			}
+			want := doc[e.PartitionKey].(string)
+			key, err := v.ValidateKey(e.Name, "", p)
+			if err != nil || key != want {
+				t.Fatalf("fast: ValidateKey = %q, %v; want %q", key, err, want)
+			}
+			key, err = v.ReferenceOnly().ValidateKey(e.Name, "", p)
+			if err != nil || key != want {
+				t.Fatalf("reference: ValidateKey = %q, %v; want %q", key, err, want)
+			}
+		})
+	}
+	if _, err := v.ValidateKey("lead.created", "", []byte(`{}`)); err == nil {
+		t.Fatal("ValidateKey accepted an invalid payload")
+	}
+}
