@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/inopsio/spine/catalog"
 )
 
 type cliResult struct {
@@ -191,4 +193,29 @@ func TestSchemaRegister(t *testing.T) {
 	if r := runCLI(t, "", "schema", "register", "--registry", "ftp://x"); r.code != 2 {
 		t.Errorf("bad URL: exit %d, want 2", r.code)
 	}
+}
+
+func mustReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustCatalog(t *testing.T) *catalog.Catalog {
+	t.Helper()
+	c, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// jsonEqual compares two decoded JSON values.
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
 }

@@ -24,6 +24,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newSchemaCmd(),
 		newDevCmd(),
 		newPublishCmd(),
+		newTailCmd(),
 	)
 	return root
 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/inopsio/spine/bus"
+	"github.com/inopsio/spine/bus/kafka"
+	"github.com/inopsio/spine/catalog"
+	"github.com/inopsio/spine/codec"
+)
+
+func newTailCmd() *cobra.Command {
+	var (
+		brokers, tenant string
+		events          []string
+		fromBeginning   bool
+		maxEvents       int
+	)
+	cmd := &cobra.Command{
+		Use:   "tail [--brokers LIST] [--event NAME]... [--tenant ID] [--from-beginning] [--max N]",
+		Short: "Print events as they arrive, one JSON object per line",
+		Long: "Print events as one JSON object per line: {\"header\":{…},\"payload\":{…}}.\n" +
+			"Reads without a consumer group: it commits nothing and disturbs no consumer.\n" +
+			"Records that are not Spine events are reported on stderr and skipped.",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cat, err := catalog.Default()
+			if err != nil {
+				return err
+			}
+			topics, err := topicsOf(cat, events)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			log := newLogger(cmd.ErrOrStderr(), slog.LevelWarn)
+			t, err := kafka.New(kafka.Config{Brokers: splitBrokers(brokers), ClientID: "spine-tail", Logger: log})
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			defer t.Close()
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			printed := 0
+			return t.Read(cmd.Context(), kafka.ReadOptions{Topics: topics, FromBeginning: fromBeginning},
+				func(_ context.Context, d *bus.Delivery) error {
+					dec, err := codec.Decode(d.Record)
+					if err != nil {
+						log.Warn("not a Spine event; skipped", "position", d.ID, "error", err)
+						return nil
+					}
+					if tenant != "" && dec.Envelope.Header.TenantID != tenant {
+						return nil
+					}
+					if err := enc.Encode(dec.Envelope); err != nil {
+						return err
+					}
+					if printed++; maxEvents > 0 && printed >= maxEvents {
+						return kafka.ErrStop
+					}
+					return nil
+				})
+		},
+	}
+	brokersFlag(cmd, &brokers)
+	cmd.Flags().StringArrayVar(&events, "event", nil, "only this event (repeatable; default: every catalog event)")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "only events of this tenant_id")
+	cmd.Flags().BoolVar(&fromBeginning, "from-beginning", false, "start at the oldest retained event instead of new ones")
+	cmd.Flags().IntVar(&maxEvents, "max", 0, "stop after N events (0: follow until interrupted)")
+	return cmd
+}
+
+// topicsOf returns the topics of the named events, or of every event.
+func topicsOf(cat *catalog.Catalog, names []string) ([]string, error) {
+	if len(names) == 0 {
+		var topics []string
+		for _, e := range cat.Events() {
+			topics = append(topics, e.Topic)
+		}
+		return topics, nil
+	}
+	topics := make([]string, 0, len(names))
+	for _, n := range names {
+		e, err := cat.Event(n)
+		if err != nil {
+			return nil, fmt.Errorf("--event: %w", err)
+		}
+		topics = append(topics, e.Topic)
+	}
+	return topics, nil
+}
