@@ -19,8 +19,9 @@ import (
 	"github.com/inopsio/spine/event"
 )
 
-// DefaultMaxPayloadBytes bounds a payload before it is decoded. Kafka's
-// default message limit is 1 MiB; this leaves room for a 1 MiB payload.
+// DefaultMaxPayloadBytes bounds a payload before it is decoded. Spine's
+// Kafka topics and producer are configured for this size plus headers
+// (kafka.MaxMessageBytes), above Kafka's 1 MiB default.
 const DefaultMaxPayloadBytes = 2 << 20
 
 // Validator checks payloads and headers against a catalog. It is safe for

@@ -29,8 +29,8 @@ type TopicSpec struct {
 const DLQRetention = "604800000"
 
 // CatalogTopics returns a spec for every topic of cat and for its
-// dead-letter topic, each with partitions partitions; dead-letter topics keep
-// records for seven days (spec §8). A topic shared by several events is
+// dead-letter topic, each with partitions partitions and max.message.bytes
+// of MaxMessageBytes; dead-letter topics keep records for seven days (spec §8). A topic shared by several events is
 // listed once.
 func CatalogTopics(cat *catalog.Catalog, partitions int32) []TopicSpec {
 	seen := make(map[string]bool)
@@ -40,11 +40,12 @@ func CatalogTopics(cat *catalog.Catalog, partitions int32) []TopicSpec {
 			continue
 		}
 		seen[e.Topic] = true
-		retention := DLQRetention
+		retention, maxBytes := DLQRetention, strconv.Itoa(MaxMessageBytes)
 		specs = append(specs,
-			TopicSpec{Name: e.Topic, Partitions: partitions},
+			TopicSpec{Name: e.Topic, Partitions: partitions,
+				Configs: map[string]*string{"max.message.bytes": &maxBytes}},
 			TopicSpec{Name: bus.DLQTopic(e.Topic), Partitions: partitions,
-				Configs: map[string]*string{"retention.ms": &retention}},
+				Configs: map[string]*string{"retention.ms": &retention, "max.message.bytes": &maxBytes}},
 		)
 	}
 	return specs

@@ -39,8 +39,10 @@ type Config struct {
 	// records are queued. Batching under load comes from Sends that queue
 	// while a produce request is in flight.
 	Linger time.Duration
-	// BatchMaxBytes caps one partition batch (default 1,000,012 bytes, just
-	// under the broker's default message.max.bytes).
+	// BatchMaxBytes caps one partition batch (default MaxMessageBytes: room
+	// for the largest payload the validator admits, 2 MiB, with its headers
+	// and framing). A broker or topic with a lower max.message.bytes refuses
+	// bigger batches; CatalogTopics sets the topic limit to match.
 	BatchMaxBytes int32
 	// Compression is the batch codec: "none" (default), "gzip", "snappy",
 	// "lz4" or "zstd". None is the default because kafkajs (NestJS) decodes
@@ -77,11 +79,17 @@ type Config struct {
 	DialTimeout time.Duration
 }
 
+// MaxMessageBytes is the record batch limit of Spine topics: a 2 MiB
+// payload (schema.DefaultMaxPayloadBytes) plus 64 KiB for headers, framing
+// and batch overhead. Kafka's default, 1 MiB, would refuse the 1 MiB events
+// the catalog allows.
+const MaxMessageBytes = 2<<20 + 64<<10
+
 // Defaults for Config fields left zero.
 const (
 	DefaultClientID         = "spine"
 	DefaultLinger           = 5 * time.Millisecond
-	DefaultBatchMaxBytes    = 1_000_012
+	DefaultBatchMaxBytes    = MaxMessageBytes
 	DefaultDeliveryTimeout  = 2 * time.Minute
 	DefaultFetchMaxWait     = 500 * time.Millisecond
 	DefaultMaxPollRecords   = 500
