@@ -152,7 +152,7 @@ func checkCRM(t *testing.T, pkg *types.Package, src string) {
 		"\tLineItems []DealWonLineItem `json:\"line_items,omitempty\"`",
 		"\tIPAddress *string `json:\"ip_address,omitempty\"`",
 		"\tURL *string `json:\"url,omitempty\"`",
-		"\t// PII: encrypted on the wire.\n\tEmail string `json:\"email\"`",
+		"\t// PII: tagged so in the schema (confluent:tags).\n\tEmail string `json:\"email\"`",
 		`func (DealWon) EventName() string { return "crm.deal.won" }`,
 		`func (DealWon) SchemaVersion() string { return "1.0.0" }`,
 		"var _ payload.Payload = DealWon{}",

@@ -172,7 +172,7 @@ func fieldDoc(n *node) []string {
 		if text != "" {
 			text += " "
 		}
-		text += "PII: encrypted on the wire."
+		text += "PII: tagged so in the schema (confluent:tags)."
 	}
 	return docLines(1, text)
 }

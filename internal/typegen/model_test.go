@@ -108,10 +108,10 @@ func TestNestedAndOrder(t *testing.T) {
 	if !root.IsRoot || ge.Type != "CustomerSynced" || ge.Version != "1.2.3" {
 		t.Errorf("root %+v", ge)
 	}
-	if doc := strings.Join(root.Fields[1].Doc, "\n"); doc != "// First letter. PII: encrypted on the wire." {
+	if doc := strings.Join(root.Fields[1].Doc, "\n"); doc != "// First letter. PII: tagged so in the schema (confluent:tags)." {
 		t.Errorf("PII field doc %q", doc)
 	}
-	if doc := strings.Join(ge.Decls[1].Fields[0].Doc, "\n"); doc != "// PII: encrypted on the wire." {
+	if doc := strings.Join(ge.Decls[1].Fields[0].Doc, "\n"); doc != "// PII: tagged so in the schema (confluent:tags)." {
 		t.Errorf("nested PII field doc %q", doc)
 	}
 	if doc := strings.Join(ge.Decls[3].Doc, " "); !strings.Contains(doc, "contact.phones[] in x.ev") {

@@ -275,8 +275,8 @@ type AlertRateLimitSubject struct {
 	UserID *string `json:"user_id,omitempty"`
 	// The API key, for scope API_KEY.
 	APIKeyID *string `json:"api_key_id,omitempty"`
-	// The client's IPv4 or IPv6 address, for scope IP_ADDRESS. PII:
-	// encrypted on the wire.
+	// The client's IPv4 or IPv6 address, for scope IP_ADDRESS. PII: tagged
+	// so in the schema (confluent:tags).
 	IPAddress *string `json:"ip_address,omitempty"`
 }
 

@@ -95,9 +95,10 @@ func (v TenantCreatedStatus) Valid() bool {
 type TenantCreatedOwner struct {
 	// The owner's user account.
 	UserID string `json:"user_id"`
-	// The owner's e-mail address. PII: encrypted on the wire.
+	// The owner's e-mail address. PII: tagged so in the schema
+	// (confluent:tags).
 	Email string `json:"email"`
-	// The owner's full name. PII: encrypted on the wire.
+	// The owner's full name. PII: tagged so in the schema (confluent:tags).
 	Name *string `json:"name,omitempty"`
 }
 
@@ -227,15 +228,16 @@ type UserInvited struct {
 	InvitationID string `json:"invitation_id"`
 	// The tenant the person is invited to.
 	TenantID string `json:"tenant_id"`
-	// The invitee's e-mail address. PII: encrypted on the wire.
+	// The invitee's e-mail address. PII: tagged so in the schema
+	// (confluent:tags).
 	Email string `json:"email"`
-	// The invitee's full name, if the inviter gave one. PII: encrypted on
-	// the wire.
+	// The invitee's full name, if the inviter gave one. PII: tagged so in
+	// the schema (confluent:tags).
 	Name *string `json:"name,omitempty"`
 	// The role the invitee gets on accepting.
 	Role UserInvitedRole `json:"role"`
 	// Free-text note from the inviter, shown in the invitation e-mail; may
-	// hold personal data. PII: encrypted on the wire.
+	// hold personal data. PII: tagged so in the schema (confluent:tags).
 	Message *string `json:"message,omitempty"`
 	// The user who sent the invitation.
 	InvitedBy string `json:"invited_by"`

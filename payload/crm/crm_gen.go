@@ -18,9 +18,10 @@ type LeadCreated struct {
 	LeadID string `json:"lead_id"`
 	// The tenant that owns the lead.
 	TenantID string `json:"tenant_id"`
-	// The lead's full name. PII: encrypted on the wire.
+	// The lead's full name. PII: tagged so in the schema (confluent:tags).
 	Name string `json:"name"`
-	// The lead's e-mail address. PII: encrypted on the wire.
+	// The lead's e-mail address. PII: tagged so in the schema
+	// (confluent:tags).
 	Email string `json:"email"`
 	// Where the lead came from, e.g. marketing, referral, web-form.
 	Source string `json:"source"`
@@ -63,7 +64,7 @@ type DealStageChanged struct {
 	// Win probability in percent after the change.
 	Probability *int64 `json:"probability,omitempty"`
 	// Why the deal was lost, for to_stage CLOSED_LOST; free text that may
-	// name people. PII: encrypted on the wire.
+	// name people. PII: tagged so in the schema (confluent:tags).
 	LostReason *string `json:"lost_reason,omitempty"`
 	// The user who moved the deal.
 	ChangedBy string `json:"changed_by"`
@@ -227,12 +228,14 @@ func (v CustomerSyncedAction) Valid() bool {
 //
 // The customer's primary contact person.
 type CustomerSyncedContact struct {
-	// The contact's full name. PII: encrypted on the wire.
+	// The contact's full name. PII: tagged so in the schema
+	// (confluent:tags).
 	Name string `json:"name"`
-	// The contact's e-mail address. PII: encrypted on the wire.
+	// The contact's e-mail address. PII: tagged so in the schema
+	// (confluent:tags).
 	Email *string `json:"email,omitempty"`
 	// The contact's phone number in E.164 form, e.g. +4930123456. PII:
-	// encrypted on the wire.
+	// tagged so in the schema (confluent:tags).
 	Phone *string `json:"phone,omitempty"`
 }
 

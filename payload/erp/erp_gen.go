@@ -262,16 +262,18 @@ type OrderReceivedItem struct {
 //
 // Where to deliver; absent for goods that are not shipped.
 type OrderReceivedShippingAddress struct {
-	// The person or company to deliver to. PII: encrypted on the wire.
+	// The person or company to deliver to. PII: tagged so in the schema
+	// (confluent:tags).
 	RecipientName string `json:"recipient_name"`
-	// Street and house number. PII: encrypted on the wire.
+	// Street and house number. PII: tagged so in the schema
+	// (confluent:tags).
 	Line1 string `json:"line1"`
-	// Apartment, floor, c/o. PII: encrypted on the wire.
+	// Apartment, floor, c/o. PII: tagged so in the schema (confluent:tags).
 	Line2 *string `json:"line2,omitempty"`
 	// City or town.
 	City string `json:"city"`
-	// Postal code; with the street it locates a household. PII: encrypted on
-	// the wire.
+	// Postal code; with the street it locates a household. PII: tagged so in
+	// the schema (confluent:tags).
 	PostalCode string `json:"postal_code"`
 	// ISO 3166-1 alpha-2 country code, e.g. DE.
 	Country string `json:"country"`

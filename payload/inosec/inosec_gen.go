@@ -120,9 +120,11 @@ type ThreatDetectedAsset struct {
 type ThreatDetectedActor struct {
 	// The platform user involved, if any.
 	UserID *string `json:"user_id,omitempty"`
-	// The account name seen by the sensor. PII: encrypted on the wire.
+	// The account name seen by the sensor. PII: tagged so in the schema
+	// (confluent:tags).
 	Username *string `json:"username,omitempty"`
-	// The source IPv4 or IPv6 address. PII: encrypted on the wire.
+	// The source IPv4 or IPv6 address. PII: tagged so in the schema
+	// (confluent:tags).
 	IPAddress *string `json:"ip_address,omitempty"`
 }
 
@@ -141,8 +143,8 @@ type AlertAcknowledged struct {
 	AcknowledgedBy string `json:"acknowledged_by"`
 	// The analyst the alert is assigned to, if not the acknowledger.
 	AssignedTo *string `json:"assigned_to,omitempty"`
-	// The analyst's free-text note; may hold personal data. PII: encrypted
-	// on the wire.
+	// The analyst's free-text note; may hold personal data. PII: tagged so
+	// in the schema (confluent:tags).
 	Note *string `json:"note,omitempty"`
 	// Seconds from the alert being raised to this acknowledgement.
 	TimeToAcknowledgeSeconds *int64 `json:"time_to_acknowledge_seconds,omitempty"`
@@ -283,9 +285,10 @@ type PolicyViolationResource struct {
 type PolicyViolationActor struct {
 	// The platform user, if any.
 	UserID *string `json:"user_id,omitempty"`
-	// The account name used. PII: encrypted on the wire.
+	// The account name used. PII: tagged so in the schema (confluent:tags).
 	Username *string `json:"username,omitempty"`
-	// The source IPv4 or IPv6 address. PII: encrypted on the wire.
+	// The source IPv4 or IPv6 address. PII: tagged so in the schema
+	// (confluent:tags).
 	IPAddress *string `json:"ip_address,omitempty"`
 }
 

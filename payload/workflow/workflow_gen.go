@@ -153,7 +153,8 @@ type BPMNNodeFailed struct {
 	// Machine-readable error class, e.g. TIMEOUT or HTTP_503.
 	ErrorCode string `json:"error_code"`
 	// The error as reported by the node; free text that may quote process
-	// variables holding personal data. PII: encrypted on the wire.
+	// variables holding personal data. PII: tagged so in the schema
+	// (confluent:tags).
 	ErrorMessage *string `json:"error_message,omitempty"`
 	// Which attempt at the node failed, from 1.
 	Attempt int64 `json:"attempt"`
