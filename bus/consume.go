@@ -130,14 +130,13 @@ func (c *Client) deadLetter(ctx context.Context, group string, d *Delivery, rej 
 	msg := clipUTF8(rej.err.Error(), maxErrorHeader)
 	position := strconv.FormatInt(d.Offset, 10)
 	if d.Offset < 0 {
-		position = d.ID // Redis: the stream entry id
+		position = d.ID // Redis: the stream entry id; streams have no partitions
 	}
 	ts := event.FormatTimestamp(now)
 	rec := d.Record
 	rec.Topic = DLQTopic(d.Record.Topic)
 	rec.Headers = append(append(make([]codec.Header, 0, len(d.Record.Headers)+10), d.Record.Headers...),
 		hdr(codec.HeaderOriginalTopic, d.Record.Topic),
-		hdr(codec.HeaderOriginalPartition, strconv.Itoa(int(d.Partition))),
 		hdr(codec.HeaderOriginalOffset, position),
 		hdr(codec.HeaderOriginalTimestamp, event.FormatTimestamp(d.Timestamp)),
 		hdr(codec.HeaderConsumerGroup, group),
@@ -147,6 +146,9 @@ func (c *Client) deadLetter(ctx context.Context, group string, d *Delivery, rej 
 		hdr(codec.HeaderFirstFailure, ts),
 		hdr(codec.HeaderLastFailure, ts),
 	)
+	if d.Offset >= 0 {
+		rec.Headers = append(rec.Headers, hdr(codec.HeaderOriginalPartition, strconv.Itoa(int(d.Partition))))
+	}
 	if err := c.transport.Send(ctx, rec); err != nil {
 		return fmt.Errorf("dead-letter %s to %s: %w", d.ID, rec.Topic, err)
 	}
