@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -127,7 +128,8 @@ const maxErrorHeader = 1024
 // and comes back.
 func (c *Client) deadLetter(ctx context.Context, group string, d *Delivery, rej *rejection) error {
 	now := time.Now().UTC()
-	msg := clipUTF8(rej.err.Error(), maxErrorHeader)
+	// Handler errors can carry any bytes; header values must be UTF-8.
+	msg := clipUTF8(strings.ToValidUTF8(rej.err.Error(), "\uFFFD"), maxErrorHeader)
 	position := strconv.FormatInt(d.Offset, 10)
 	if d.Offset < 0 {
 		position = d.ID // Redis: the stream entry id; streams have no partitions

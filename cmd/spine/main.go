@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
@@ -45,6 +46,9 @@ func usageErrorf(format string, args ...any) error {
 func failed(err error) error { return &exitError{code: exitFailure, err: err, silent: true} }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Loggers, handlers and child processes of one command write the same
+	// streams from several goroutines.
+	stdout, stderr = &syncWriter{w: stdout}, &syncWriter{w: stderr}
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -60,4 +64,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintf(stderr, "spine: %v\n", err)
 	return exitFailure
+}
+
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -25,6 +25,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newDevCmd(),
 		newPublishCmd(),
 		newTailCmd(),
+		newConsumeCmd(),
 	)
 	return root
 }
