@@ -23,6 +23,7 @@ type Client struct {
 	ids       SchemaIDs
 	source    string
 	tracer    trace.Tracer
+	tracing   bool // a TracerProvider was given: spans are recorded
 	log       *slog.Logger
 }
 
@@ -45,7 +46,10 @@ func WithValidator(v *schema.Validator) Option { return func(c *Client) { c.vali
 // WithTracerProvider sets where spans go (default: none are recorded, but
 // trace ids still propagate).
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(c *Client) { c.tracer = tp.Tracer("github.com/inopsio/spine/bus") }
+	return func(c *Client) {
+		c.tracer = tp.Tracer("github.com/inopsio/spine/bus")
+		c.tracing = true
+	}
 }
 
 // WithLogger sets the logger (default: slog.Default()).

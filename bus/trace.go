@@ -59,6 +59,18 @@ const (
 // without a parent the span has no context of its own; one is made up then,
 // so trace_id and traceparent still tie the whole life of the event together.
 func (c *Client) startSend(ctx context.Context, topic string) (context.Context, trace.Span) {
+	if !c.tracing {
+		// No spans are recorded: only the context that carries the trace
+		// is needed, without the cost of starting a span per event.
+		parent := trace.SpanContextFromContext(ctx)
+		tid := parent.TraceID()
+		if !parent.IsValid() {
+			tid = randomTraceID()
+		}
+		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: randomSpanID(), TraceFlags: parent.TraceFlags()})
+		ctx = trace.ContextWithSpanContext(ctx, sc)
+		return ctx, trace.SpanFromContext(ctx)
+	}
 	ctx, span := c.tracer.Start(ctx, "send "+topic,
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(
