@@ -140,3 +140,21 @@ func runKcat(t *testing.T, kcat, addr, format string) string {
 	}
 	return string(out)
 }
+
+func TestTopicsApply(t *testing.T) {
+	s := startDev(t) // spine dev applied the topics at start
+	r := runCLI(t, "", "topics", "apply", "--brokers", s.KafkaAddr(), "--partitions", "4")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "lead.created.dlq") || !strings.Contains(r.stdout, "partitions raised") {
+		t.Errorf("first apply:\n%s", r.stdout)
+	}
+	again := runCLI(t, "", "topics", "apply", "--brokers", s.KafkaAddr(), "--partitions", "4")
+	if again.code != 0 || strings.Contains(again.stdout, "raised") || strings.Count(again.stdout, "unchanged") != 44 {
+		t.Errorf("second apply is not a no-op:\n%s", again.stdout)
+	}
+	if r := runCLI(t, "", "topics", "apply", "--partitions", "0"); r.code != 2 {
+		t.Errorf("--partitions 0: exit %d, want 2", r.code)
+	}
+}

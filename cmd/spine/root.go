@@ -26,6 +26,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newPublishCmd(),
 		newTailCmd(),
 		newConsumeCmd(),
+		newTopicsCmd(),
+		newDlqCmd(),
 	)
 	return root
 }
