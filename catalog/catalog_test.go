@@ -16,6 +16,7 @@ import (
 	"testing/fstest"
 
 	"github.com/inopsio/spine/catalog"
+	"github.com/inopsio/spine/catalog/catalogtest"
 )
 
 // The spec's taxonomy (§2) and WebSocket bridge (§7): every event the catalog
@@ -657,42 +658,10 @@ func pointsIntoSchema(n node, pointer string) bool {
 
 // --- the loader refuses broken catalogs -----------------------------------
 
-const minimalYAML = `defaults:
-  partition_key: tenant_id
-  retry_delays: [500ms, 2s]
-categories:
-  - {name: core, layer: Tenant/Identity}
-  - {name: crm, layer: Sales pipeline}
-  - {name: erp, layer: Commerce}
-  - {name: workflow, layer: Automation}
-  - {name: inosec, layer: Threat detection}
-  - {name: analytics, layer: Metrics Bus}
-  - {name: bridge, layer: Real-time bridge}
-events:
-  - name: lead.created
-    category: crm
-    description: A lead entered the sales pipeline.
-    source: crm-service
-    consumers: [notifications-service]
-    schema: crm-lead-schema-v1
-    versions: [1.0.0]
-    ordering: non-blocking
-    ordering_why: Leads are independent.
-    bridge: crm.pipeline.refresh
-  - name: crm.pipeline.refresh
-    category: bridge
-    description: Kanban update.
-    destination: CRM Dashboard
-    source: notifications-service
-    consumers: [notifications-service]
-    schema: bridge-crm-pipeline-refresh-schema-v1
-    versions: [1.0.0]
-    ordering: non-blocking
-    ordering_why: Superseded by the next.
-`
-
-const minimalSchema = `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
- "required": ["tenant_id"], "properties": {"tenant_id": {"type": "string", "format": "uuid"}}}`
+const (
+	minimalYAML   = catalogtest.Header + catalogtest.MinimalEvents
+	minimalSchema = catalogtest.MinimalSchema
+)
 
 func minimalFS() fstest.MapFS {
 	return fstest.MapFS{

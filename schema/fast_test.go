@@ -14,6 +14,7 @@ import (
 	"testing/fstest"
 
 	"github.com/inopsio/spine/catalog"
+	"github.com/inopsio/spine/catalog/catalogtest"
 	"github.com/inopsio/spine/schema"
 )
 
@@ -417,39 +418,7 @@ func TestFastPathOutsideSubset(t *testing.T) {
 	}
 
 	// A catalog whose lead.created uses oneOf.
-	const yaml = `defaults:
-  partition_key: tenant_id
-  retry_delays: [500ms]
-categories:
-  - {name: core, layer: Tenant/Identity}
-  - {name: crm, layer: Sales pipeline}
-  - {name: erp, layer: Commerce}
-  - {name: workflow, layer: Automation}
-  - {name: inosec, layer: Threat detection}
-  - {name: analytics, layer: Metrics Bus}
-  - {name: bridge, layer: Real-time bridge}
-events:
-  - name: lead.created
-    category: crm
-    description: A lead entered the sales pipeline.
-    source: crm-service
-    consumers: [notifications-service]
-    schema: crm-lead-schema-v1
-    versions: [1.0.0]
-    ordering: non-blocking
-    ordering_why: Leads are independent.
-    bridge: crm.pipeline.refresh
-  - name: crm.pipeline.refresh
-    category: bridge
-    description: Kanban update.
-    destination: CRM Dashboard
-    source: notifications-service
-    consumers: [notifications-service]
-    schema: bridge-crm-pipeline-refresh-schema-v1
-    versions: [1.0.0]
-    ordering: non-blocking
-    ordering_why: Superseded by the next.
-`
+	const yaml = catalogtest.Header + catalogtest.MinimalEvents
 	const plain = head + `"required": ["tenant_id"], "properties": {"tenant_id": {"type": "string", "format": "uuid"}}}`
 	const oneOf = head + `"required": ["tenant_id"], "properties": {"tenant_id": {"type": "string", "format": "uuid"}},
 		"oneOf": [{"required": ["email"]}, {"required": ["phone"]}]}`

@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 
 	"github.com/inopsio/spine/catalog"
+	"github.com/inopsio/spine/catalog/catalogtest"
 	"github.com/inopsio/spine/schema"
 	"github.com/inopsio/spine/schema/compat"
 )
@@ -38,18 +39,7 @@ func TestGateOnShippedCatalog(t *testing.T) {
 	}
 }
 
-const gateYAML = `
-defaults: {partition_key: tenant_id, retry_delays: [1s]}
-categories:
-  - {name: core, layer: a}
-  - {name: crm, layer: b}
-  - {name: erp, layer: c}
-  - {name: workflow, layer: d}
-  - {name: inosec, layer: e}
-  - {name: analytics, layer: f}
-  - {name: bridge, layer: g}
-events:
-  - name: lead.created
+const gateYAML = catalogtest.Header + `  - name: lead.created
     category: crm
     description: d
     source: crm-service

@@ -15,6 +15,7 @@ import (
 	"testing/fstest"
 
 	"github.com/inopsio/spine/catalog"
+	"github.com/inopsio/spine/catalog/catalogtest"
 	"github.com/inopsio/spine/internal/typegen"
 )
 
@@ -63,17 +64,7 @@ const simpleSchema = `{
 func testCatalog(t *testing.T, schemas [][2]string) *catalog.Catalog {
 	t.Helper()
 	fsys := fstest.MapFS{}
-	yaml := `defaults: {partition_key: tenant_id, retry_delays: [1s]}
-categories:
-  - {name: core, layer: a}
-  - {name: crm, layer: b}
-  - {name: erp, layer: c}
-  - {name: workflow, layer: d}
-  - {name: inosec, layer: e}
-  - {name: analytics, layer: f}
-  - {name: bridge, layer: g}
-events:
-`
+	yaml := catalogtest.Header
 	for _, s := range schemas {
 		name, schema := s[0], s[1]
 		cat := strings.Split(name, ".")[0]

@@ -6,6 +6,7 @@ import (
 	"testing/fstest"
 
 	"github.com/inopsio/spine/catalog"
+	"github.com/inopsio/spine/catalog/catalogtest"
 )
 
 // TestLocalRefusesIDCollision forces two versions onto one id; a real
@@ -13,10 +14,7 @@ import (
 func TestLocalRefusesIDCollision(t *testing.T) {
 	schema := `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","required":["tenant_id"],"properties":{"tenant_id":{"type":"string"}}}`
 	fsys := fstest.MapFS{
-		"catalog.yaml": {Data: []byte(`defaults: {partition_key: tenant_id, retry_delays: [1s]}
-categories: [{name: core, layer: a}, {name: crm, layer: b}, {name: erp, layer: c}, {name: workflow, layer: d}, {name: inosec, layer: e}, {name: analytics, layer: f}, {name: bridge, layer: g}]
-events:
-  - {name: a.one, category: crm, description: d, source: s, consumers: [c], schema: a-one-schema-v1, versions: [1.0.0], ordering: strict, ordering_why: w}
+		"catalog.yaml": {Data: []byte(catalogtest.Header + `  - {name: a.one, category: crm, description: d, source: s, consumers: [c], schema: a-one-schema-v1, versions: [1.0.0], ordering: strict, ordering_why: w}
   - {name: a.two, category: crm, description: d, source: s, consumers: [c], schema: a-two-schema-v1, versions: [1.0.0], ordering: strict, ordering_why: w}
 `)},
 		"schemas/a.one/v1.0.0.json": {Data: []byte(schema)},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/inopsio/spine/catalog"
+	"github.com/inopsio/spine/catalog/catalogtest"
 )
 
 // TestMain fails the run if goroutines outlive the tests: the fake
@@ -82,17 +83,7 @@ func testCatalog(t testing.TB, events ...testEvent) *catalog.Catalog {
 	t.Helper()
 	fsys := fstest.MapFS{}
 	var y strings.Builder
-	y.WriteString(`defaults: {partition_key: tenant_id, retry_delays: [1s]}
-categories:
-  - {name: core, layer: a}
-  - {name: crm, layer: b}
-  - {name: erp, layer: c}
-  - {name: workflow, layer: d}
-  - {name: inosec, layer: e}
-  - {name: analytics, layer: f}
-  - {name: bridge, layer: g}
-events:
-`)
+	y.WriteString(catalogtest.Header)
 	for _, e := range events {
 		fmt.Fprintf(&y, `  - name: %s
     category: crm
