@@ -27,7 +27,10 @@ type ReadOptions struct {
 // without a consumer group: it commits nothing and changes nothing, so
 // operators' tools (tail, DLQ inspection) never disturb consumers. It runs
 // until ctx ends, h returns ErrStop (then nil) or another error (returned),
-// or, with UntilEnd, the end is reached.
+// or, with UntilEnd, the end is reached. UntilEnd recognises the end by the
+// last record's offset: a partition whose last offsets hold only control
+// records (transaction markers) would never end, so it is for topics written
+// without transactions, as all of Spine's are.
 func (t *Transport) Read(ctx context.Context, opts ReadOptions, h bus.DeliveryHandler) error {
 	if len(opts.Topics) == 0 {
 		return fmt.Errorf("kafka: read: no topics")
