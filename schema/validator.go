@@ -58,6 +58,9 @@ func NewValidator(cat *catalog.Catalog, opts ...Option) (*Validator, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
+	for _, f := range strictFormats {
+		c.RegisterFormat(f)
+	}
 	v := &Validator{
 		cat:      cat,
 		schemas:  map[versionKey]*compiled{},
