@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -25,6 +26,8 @@ type Client struct {
 	tracer    trace.Tracer
 	tracing   bool // a TracerProvider was given: spans are recorded
 	log       *slog.Logger
+	// retryDelays replaces every event's catalog retry schedule when set.
+	retryDelays []time.Duration
 }
 
 // Option configures a Client.
@@ -50,6 +53,13 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 		c.tracer = tp.Tracer("github.com/inopsio/spine/bus")
 		c.tracing = true
 	}
+}
+
+// WithRetryDelays replaces the catalog's retry schedule for every event:
+// after the first failure the event is retried once after each delay, then
+// dead-lettered. Tests use it to run the schedule scaled down.
+func WithRetryDelays(delays ...time.Duration) Option {
+	return func(c *Client) { c.retryDelays = append([]time.Duration{}, delays...) }
 }
 
 // WithLogger sets the logger (default: slog.Default()).
@@ -107,5 +117,7 @@ var (
 // Handler handles one event. The context carries the event's header
 // (HeaderFrom, TenantFrom) and its trace. Return nil when handled; an error
 // marked Permanent sends the event to its dead-letter topic; any other error
-// has it delivered again.
+// has it retried on the event's catalog schedule (0.5 s, 2 s, 8 s, 32 s;
+// WithRetryDelays changes it) while later events of its key wait, and
+// dead-lettered when the schedule is spent.
 type Handler func(ctx context.Context, m *Message) error

@@ -61,11 +61,30 @@ func (c *Client) handle(ctx context.Context, group string, d *Delivery, h Handle
 		return c.deadLetter(ctx, group, d, &rejection{KindHandler, err})
 	default:
 		span.SetStatus(codes.Error, err.Error())
-		c.log.WarnContext(ctx, "handler failed; the event will be delivered again",
-			"event_id", m.Header.EventID, "event_name", m.Header.EventName, "tenant_id", m.Header.TenantID,
-			"trace_id", m.Header.TraceID, "position", d.ID, "attempt", d.Attempt, "error", err)
-		return err
+		return c.retry(ctx, group, d, m, err)
 	}
+}
+
+// retry schedules the next attempt of a failed event on its catalog
+// schedule (spec §8: 0.5 s, 2 s, 8 s, 32 s) and dead-letters it once the
+// schedule is spent. The transport holds the event's key meanwhile, so no
+// later event of the tenant overtakes it.
+func (c *Client) retry(ctx context.Context, group string, d *Delivery, m *Message, err error) error {
+	delays := c.retryDelays
+	if delays == nil {
+		e, _ := c.cat.Lookup(m.Header.EventName) // check found it
+		delays = e.Retry.Delays
+	}
+	attempt := max(d.Attempt, 1)
+	if attempt > len(delays) {
+		return c.deadLetter(ctx, group, d, &rejection{KindHandler,
+			fmt.Errorf("gave up after %d attempts (%d retries): %w", attempt, len(delays), err)})
+	}
+	at := time.Now().Add(delays[attempt-1])
+	c.log.WarnContext(ctx, "handler failed; retry scheduled",
+		"event_id", m.Header.EventID, "event_name", m.Header.EventName, "tenant_id", m.Header.TenantID,
+		"trace_id", m.Header.TraceID, "position", d.ID, "attempt", attempt, "retry_in", delays[attempt-1], "error", err)
+	return &DelayError{Until: at, Err: err}
 }
 
 // check decodes a delivery and holds it against the catalog.

@@ -38,7 +38,8 @@ type Subscription struct {
 	// one key never run concurrently.
 	Concurrency int
 	// RedeliveryDelay is how long a failed record waits before it is
-	// delivered again (default 500ms, the first step of the spec's schedule).
+	// delivered again (default 500ms), unless the handler's error is a
+	// *DelayError, whose time wins: bus.Client schedules every retry so.
 	RedeliveryDelay time.Duration
 }
 

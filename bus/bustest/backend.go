@@ -77,6 +77,7 @@ var cases = []testCase{
 	{"LargeEvent", caseLargeEvent},
 	{"ManyTenants", caseManyTenants},
 	{"PoisonRecords", casePoison},
+	{"RetrySchedule", caseRetrySchedule},
 }
 
 // Run runs every case of the suite against b, each as a subtest with its own

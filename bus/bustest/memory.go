@@ -346,11 +346,12 @@ func (c *memConsumer) handle(w memWork) {
 			Attempt:   attempt,
 			Timestamp: w.rec.ts,
 		}
-		if err := c.h(c.hctx, d); err == nil {
+		err := c.h(c.hctx, d)
+		if err == nil {
 			c.finish(w, true)
 			return
 		}
-		t := time.NewTimer(c.sub.RedeliveryDelay)
+		t := time.NewTimer(time.Until(bus.RedeliverAt(err, c.sub.RedeliveryDelay)))
 		select {
 		case <-t.C:
 		case <-c.stop:

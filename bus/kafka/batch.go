@@ -22,6 +22,28 @@ type partBatch struct {
 	attempts []int     // delivery attempt of each record
 	out      []outcome // written by the record's task, read after all finish
 	failedAt atomic.Int64
+
+	mu    sync.Mutex
+	until map[int64]time.Time // when each failed record asked to come back
+}
+
+// failWith notes a failure and when the record should be delivered again.
+func (pb *partBatch) failWith(offset int64, at time.Time) {
+	pb.mu.Lock()
+	if pb.until == nil {
+		pb.until = map[int64]time.Time{}
+	}
+	pb.until[offset] = at
+	pb.mu.Unlock()
+	pb.fail(offset)
+}
+
+// redeliverAt is when the partition's first failed record comes back; zero
+// for a batch handler's failure, which takes the redelivery delay.
+func (pb *partBatch) redeliverAt() time.Time {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	return pb.until[pb.failedAt.Load()]
 }
 
 // fail notes that the record at offset failed; failedAt keeps the lowest.
@@ -107,7 +129,7 @@ func (c *consumer) submitRecords(ctx, hctx context.Context, wg *sync.WaitGroup, 
 				}
 				d := delivery(c.t.ns, r, pb.attempts[i])
 				if err := c.call(hctx, d); err != nil {
-					pb.fail(r.Offset)
+					pb.failWith(r.Offset, bus.RedeliverAt(err, c.sub.RedeliveryDelay))
 					pb.out[i] = failed
 					c.log.Debug("handler failed; the partition rewinds to the record",
 						"position", d.ID, "attempt", d.Attempt, "error", err)
@@ -211,10 +233,13 @@ func (c *consumer) settle(ctx context.Context, batches []*partBatch) {
 	// the committed offset is the failed record, so a rebalance meanwhile
 	// loses nothing either.
 	pause := make(map[tp]struct{})
-	due := time.Now().Add(c.sub.RedeliveryDelay)
 	c.mu.Lock()
 	for _, pb := range batches {
 		if at, ok := rewind[pb.tp]; ok && pb.hasFailure() {
+			due := pb.redeliverAt()
+			if due.IsZero() {
+				due = time.Now().Add(c.sub.RedeliveryDelay)
+			}
 			pause[pb.tp] = struct{}{}
 			c.paused[pb.tp] = pausedPart{due: due, rewind: at}
 		}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/inopsio/spine/bus"
 )
 
 // Acknowledgements are sent in one XACK when ackBatch have collected or
@@ -181,13 +183,13 @@ func (s *streamConsumer) complete(r result) {
 		s.unload(it)
 		it.retry, it.state = false, failed
 		ks.failed, ks.retrying = it, false
-		ks.retryAt = time.Now().Add(s.sub.RedeliveryDelay)
+		ks.retryAt = bus.RedeliverAt(r.err, s.sub.RedeliveryDelay)
 		s.state.failed[ks] = struct{}{}
 		for _, w := range ks.waiting {
 			s.unload(w)
 		}
 		s.log.Debug("handler failed; redelivering after the delay", "id", it.id, "attempt", it.attempt,
-			"delay", s.sub.RedeliveryDelay, "error", r.err)
+			"at", ks.retryAt, "error", r.err)
 	}
 	s.settle(ks)
 }

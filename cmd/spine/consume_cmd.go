@@ -28,7 +28,8 @@ func newConsumeCmd() *cobra.Command {
 			"once per event, with the JSON envelope {\"header\":…,\"payload\":…} on stdin and\n" +
 			"SPINE_EVENT_ID, SPINE_EVENT_NAME, SPINE_TENANT_ID, SPINE_TRACE_ID and\n" +
 			"SPINE_ATTEMPT in its environment. Exit 0: handled. Exit 65: permanent\n" +
-			"failure, straight to <topic>.dlq. Any other exit: delivered again.\n" +
+			"failure, straight to <topic>.dlq. Any other exit: retried after 0.5 s, 2 s,\n" +
+			"8 s and 32 s, then dead-lettered.\n" +
 			"Duplicates (same event_id) are skipped while this process runs.\n" +
 			"A new group starts at the end of the topics unless --from-beginning.",
 		Args: exactArgs(0),
