@@ -28,6 +28,7 @@ type Client struct {
 	log       *slog.Logger
 	// retryDelays replaces every event's catalog retry schedule when set.
 	retryDelays []time.Duration
+	stats       stats
 }
 
 // Option configures a Client.

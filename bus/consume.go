@@ -52,6 +52,7 @@ func (c *Client) handle(ctx context.Context, group string, d *Delivery, h Handle
 	err := callHandler(ctx, h, m)
 	switch {
 	case err == nil:
+		c.stats.topic(m.Topic).handled.Add(1)
 		return nil
 	case errors.Is(err, errPanicked):
 		span.SetStatus(codes.Error, err.Error())
@@ -80,6 +81,7 @@ func (c *Client) retry(ctx context.Context, group string, d *Delivery, m *Messag
 		return c.deadLetter(ctx, group, d, &rejection{KindHandler,
 			fmt.Errorf("gave up after %d attempts (%d retries): %w", attempt, len(delays), err)})
 	}
+	c.stats.topic(m.Topic).retries.Add(1)
 	at := time.Now().Add(delays[attempt-1])
 	c.log.WarnContext(ctx, "handler failed; retry scheduled",
 		"event_id", m.Header.EventID, "event_name", m.Header.EventName, "tenant_id", m.Header.TenantID,
@@ -173,6 +175,7 @@ func (c *Client) deadLetter(ctx context.Context, group string, d *Delivery, rej 
 	if err := c.transport.Send(ctx, rec); err != nil {
 		return fmt.Errorf("dead-letter %s to %s: %w", d.ID, rec.Topic, err)
 	}
+	c.stats.deadLetter(d.Record.Topic, rej.kind)
 	c.log.ErrorContext(ctx, "event dead-lettered", "position", d.ID, "dlq", rec.Topic,
 		"error_kind", rej.kind, "error", msg)
 	return nil
