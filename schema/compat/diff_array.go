@@ -97,22 +97,7 @@ func itemAdded(c *ctx, np *schema, o *arraySpec) {
 // compareAdditionalItems reports at "items", the 2020-12 keyword for what
 // everit calls additionalItems.
 func compareAdditionalItems(c *ctx, o, n *arraySpec) {
-	c.enter("items")
-	defer c.leave(1)
-	switch {
-	case o.addlPermits != n.addlPermits:
-		if o.addlPermits {
-			c.add(AdditionalItemsRemoved)
-		} else {
-			c.add(AdditionalItemsAdded)
-		}
-	case o.addl == nil && n.addl != nil:
-		c.add(AdditionalItemsNarrowed)
-	case o.addl != nil && n.addl == nil:
-		c.add(AdditionalItemsExtended)
-	default:
-		compare(c, o.addl, n.addl)
-	}
+	compareAdditional(c, "items", o.addlPermits, n.addlPermits, o.addl, n.addl, additionalItemsTypes)
 }
 
 // isOpenArray: items after the positional ones are accepted with any value.

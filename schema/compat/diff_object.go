@@ -183,31 +183,41 @@ func compareDependencies(c *ctx, o, n *objectSpec) {
 }
 
 func compareAdditionalProperties(c *ctx, o, n *objectSpec) {
-	c.enter("additionalProperties")
+	compareAdditional(c, "additionalProperties", o.addlPermits, n.addlPermits, o.addl, n.addl, additionalPropertiesTypes)
+}
+
+// compareAdditional is Confluent's rule for additionalProperties and
+// additionalItems: "ADDED"/"REMOVED" when the permission to have more members
+// changes, "NARROWED"/"EXTENDED" when a schema for them appears or goes.
+func compareAdditional(c *ctx, kw string, oPermits, nPermits bool, o, n *schema, t openTypes) {
+	c.enter(kw)
 	defer c.leave(1)
 	switch {
-	case o.addlPermits != n.addlPermits:
-		if n.addlPermits {
-			c.add(AdditionalPropertiesAdded)
+	case oPermits != nPermits:
+		if nPermits {
+			c.add(t.added)
 		} else {
-			c.add(AdditionalPropertiesRemoved)
+			c.add(t.removed)
 		}
-	case o.addl == nil && n.addl != nil:
-		c.add(AdditionalPropertiesNarrowed)
-	case o.addl != nil && n.addl == nil:
-		c.add(AdditionalPropertiesExtended)
+	case o == nil && n != nil:
+		c.add(t.narrowed)
+	case o != nil && n == nil:
+		c.add(t.extended)
 	default:
-		compare(c, o.addl, n.addl)
+		compare(c, o, n)
 	}
 }
 
-// unevaluatedTypes are the ADDED, REMOVED, EXTENDED and NARROWED types of an
-// unevaluated* keyword.
-type unevaluatedTypes struct{ added, removed, extended, narrowed Type }
+// openTypes are the ADDED, REMOVED, EXTENDED and NARROWED difference types
+// of a keyword that opens or closes a content model (additional*,
+// unevaluated*).
+type openTypes struct{ added, removed, extended, narrowed Type }
 
 var (
-	unevaluatedPropertiesTypes = unevaluatedTypes{UnevaluatedPropertiesAdded, UnevaluatedPropertiesRemoved, UnevaluatedPropertiesExtended, UnevaluatedPropertiesNarrowed}
-	unevaluatedItemsTypes      = unevaluatedTypes{UnevaluatedItemsAdded, UnevaluatedItemsRemoved, UnevaluatedItemsExtended, UnevaluatedItemsNarrowed}
+	additionalPropertiesTypes  = openTypes{AdditionalPropertiesAdded, AdditionalPropertiesRemoved, AdditionalPropertiesExtended, AdditionalPropertiesNarrowed}
+	additionalItemsTypes       = openTypes{AdditionalItemsAdded, AdditionalItemsRemoved, AdditionalItemsExtended, AdditionalItemsNarrowed}
+	unevaluatedPropertiesTypes = openTypes{UnevaluatedPropertiesAdded, UnevaluatedPropertiesRemoved, UnevaluatedPropertiesExtended, UnevaluatedPropertiesNarrowed}
+	unevaluatedItemsTypes      = openTypes{UnevaluatedItemsAdded, UnevaluatedItemsRemoved, UnevaluatedItemsExtended, UnevaluatedItemsNarrowed}
 )
 
 // compareUnevaluated is ArraySchemaDiff.compareUnevaluatedItems, applied to
@@ -215,7 +225,7 @@ var (
 // have unevaluated members (false removes it), "EXTENDED"/"NARROWED" of
 // their schema. Note that absent to true counts as NARROWED, as in
 // Confluent.
-func compareUnevaluated(c *ctx, kw string, o, n *schema, t unevaluatedTypes) {
+func compareUnevaluated(c *ctx, kw string, o, n *schema, t openTypes) {
 	if o == nil && n == nil {
 		return
 	}
