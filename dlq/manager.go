@@ -30,10 +30,6 @@ type Manager struct {
 // Option configures a Manager.
 type Option func(*Manager)
 
-// WithCatalog sets the catalog whose topics are searched (default: the
-// embedded one).
-func WithCatalog(c *catalog.Catalog) Option { return func(m *Manager) { m.cat = c } }
-
 // WithClock sets the clock replays are paced by (default: the real one).
 func WithClock(c Clock) Option { return func(m *Manager) { m.clock = c } }
 
@@ -49,18 +45,13 @@ func New(log Log, admin Admin, opts ...Option) (*Manager, error) {
 	if m.out == nil {
 		m.out = slog.Default()
 	}
-	if m.cat == nil {
-		cat, err := catalog.Default()
-		if err != nil {
-			return nil, err
-		}
-		m.cat = cat
+	cat, err := catalog.Default()
+	if err != nil {
+		return nil, err
 	}
+	m.cat = cat
 	return m, nil
 }
-
-// Catalog returns the catalog the manager searches.
-func (m *Manager) Catalog() *catalog.Catalog { return m.cat }
 
 // ErrNotFound is returned by Show when no dead letter matches.
 var ErrNotFound = errors.New("dlq: no dead letter matches")

@@ -32,11 +32,6 @@ type Memory struct {
 // MemoryOption configures NewMemory.
 type MemoryOption func(*memBroker)
 
-// MemoryPartitions sets the number of partitions of every topic (default 3).
-func MemoryPartitions(n int) MemoryOption {
-	return func(b *memBroker) { b.partitions = max(n, 1) }
-}
-
 // MemorySendHook makes every Send call fn for each record first; an error
 // fails the Send before anything is stored (to test what happens when a
 // dead letter cannot be written). fn sees the record's logical topic.
