@@ -433,7 +433,7 @@ func testDryRun(t *testing.T, e *env, w *world) {
 	if rows, _ := e.audit.Rows(ctx, 0, 0); len(rows) != 0 {
 		t.Errorf("a dry run wrote %d audit rows", len(rows))
 	}
-	starts, err := e.admin.StartOffsets(ctx, dlq.ResolvedTopic("lead.created.dlq"))
+	starts, err := e.tr.StartOffsets(ctx, dlq.ResolvedTopic("lead.created.dlq"))
 	if err != nil || len(starts) != 0 {
 		t.Errorf("a dry run created the resolution log: %v %v", starts, err)
 	}

@@ -28,7 +28,6 @@ var quiet = slog.New(slog.DiscardHandler)
 // it, a Manager with a fake clock, and an audit trail.
 type env struct {
 	tr     *kafka.Transport
-	admin  *dlq.KafkaAdmin
 	client *bus.Client
 	fx     *bustest.Fixtures
 	clock  *fakeClock
@@ -95,21 +94,16 @@ func newEnv(t *testing.T, cfg kafka.Config, s audit.Store) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tr.Close() })
-	admin, err := dlq.NewKafkaAdmin(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(admin.Close)
 	client, err := bus.New(tr, bus.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := &fakeClock{now: time.Now()}
-	m, err := dlq.New(tr, admin, dlq.WithClock(clock), dlq.WithLogger(quiet))
+	m, err := dlq.New(tr, tr, dlq.WithClock(clock), dlq.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{tr: tr, admin: admin, client: client, fx: bustest.LoadFixtures(t), clock: clock, m: m, audit: s}
+	return &env{tr: tr, client: client, fx: bustest.LoadFixtures(t), clock: clock, m: m, audit: s}
 }
 
 // fakeClock never sleeps: Sleep moves its time forward and records how long.

@@ -8,9 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/bus/kafka"
@@ -105,8 +102,15 @@ func (m *Manager) scan(ctx context.Context, f Filter, values bool) (*scanned, er
 	}
 	// One metadata round trip says which DLQs and resolution logs exist and
 	// where each DLQ partition starts.
-	if s.starts, err = m.admin.StartOffsets(ctx, names...); err != nil {
+	starts, err := m.admin.StartOffsets(ctx, names...)
+	if err != nil {
 		return nil, err
+	}
+	s.starts = map[string]int64{}
+	for topic, parts := range starts {
+		for p, off := range parts {
+			s.starts[Position{Topic: topic, Partition: p}.partitionKey()] = off
+		}
 	}
 	var dlqs, resolved []string
 	for _, t := range topics {
@@ -171,45 +175,14 @@ func (s *scanned) exists(topic string) bool {
 	return ok
 }
 
-// scan reads only topics a fresh metadata request found, so a read failing
-// with UNKNOWN_TOPIC_OR_PARTITION is transient: the topic was created a
-// moment ago, and the transport answers from franz-go's metadata cache,
-// which keeps a "missing" answer up to its MetadataMinAge (5s). Such reads
-// are retried for a little longer than that.
-const (
-	readAttempts = 15
-	readBackoff  = 500 * time.Millisecond
-)
-
 // read hands every record of topics, from the oldest to where they end
-// now, to h. A failed read is retried from the beginning; records reach h
-// only once a read succeeded, so h never sees one twice.
+// now, to h.
 func (m *Manager) read(ctx context.Context, topics []string, h func(*bus.Delivery)) error {
-	var seen []*bus.Delivery
-	for attempt := 1; ; attempt++ {
-		seen = seen[:0]
-		err := m.log.Read(ctx, kafka.ReadOptions{Topics: topics, FromBeginning: true, UntilEnd: true},
-			func(_ context.Context, d *bus.Delivery) error {
-				seen = append(seen, d)
-				return nil
-			})
-		if err == nil {
-			for _, d := range seen {
-				h(d)
-			}
+	return m.log.Read(ctx, kafka.ReadOptions{Topics: topics, FromBeginning: true, UntilEnd: true},
+		func(_ context.Context, d *bus.Delivery) error {
+			h(d)
 			return nil
-		}
-		if !errors.Is(err, kerr.UnknownTopicOrPartition) || attempt == readAttempts {
-			return err
-		}
-		t := time.NewTimer(readBackoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+		})
 }
 
 // matching returns the letters f matches, resolved ones only with all.

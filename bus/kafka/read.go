@@ -102,17 +102,26 @@ func (t *Transport) Read(ctx context.Context, opts ReadOptions, h bus.DeliveryHa
 	}
 }
 
-// endOffsets returns the end offset of every non-empty partition of topics.
+// endOffsets returns the end offset of every non-empty partition of the
+// topics that exist.
 func (t *Transport) endOffsets(ctx context.Context, topics []string) (map[tp]int64, error) {
-	ends, err := t.admin.ListEndOffsets(ctx, t.ns.wireAll(topics)...)
+	// A topic that does not exist has nothing to read: it ends at once.
+	wires, err := t.existing(ctx, topics)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: read: %w", err)
+	}
+	out := map[tp]int64{}
+	if len(wires) == 0 {
+		return out, nil
+	}
+	ends, err := t.admin.ListEndOffsets(ctx, wires...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: read: end offsets: %w", err)
 	}
-	starts, err := t.admin.ListStartOffsets(ctx, t.ns.wireAll(topics)...)
+	starts, err := t.admin.ListStartOffsets(ctx, wires...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: read: start offsets: %w", err)
 	}
-	out := map[tp]int64{}
 	var errs []error
 	ends.Each(func(o kadm.ListedOffset) {
 		if o.Err != nil {

@@ -47,13 +47,8 @@ func (c *dlqConn) open(log *slog.Logger) (m *dlq.Manager, close func(), err erro
 	if err != nil {
 		return nil, nil, &exitError{code: exitUsage, err: err}
 	}
-	admin, err := dlq.NewKafkaAdmin(cfg)
-	if err != nil {
-		t.Close()
-		return nil, nil, &exitError{code: exitUsage, err: err}
-	}
-	closeAll := func() { admin.Close(); t.Close() }
-	if m, err = dlq.New(t, admin, dlq.WithLogger(log)); err != nil {
+	closeAll := func() { t.Close() }
+	if m, err = dlq.New(t, t, dlq.WithLogger(log)); err != nil {
 		closeAll()
 		return nil, nil, err
 	}
