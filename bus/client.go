@@ -29,6 +29,7 @@ type Client struct {
 	// retryDelays replaces every event's catalog retry schedule when set.
 	retryDelays []time.Duration
 	stats       stats
+	firsts      firstFailures // of events retried in place
 }
 
 // Option configures a Client.

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
-	"strconv"
-	"strings"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -29,8 +29,24 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription, h Handler) err
 	if sub.Group == "" || len(sub.Topics) == 0 {
 		return errors.New("subscribe: a group and at least one topic are required")
 	}
+	routes, byOrigin := c.retryTopics(sub.Topics)
+	if len(routes) > 0 {
+		if err := c.transport.(RetryParker).PrepareRetryTopics(ctx, byOrigin); err != nil {
+			if ctx.Err() != nil {
+				return nil // as Consume: an ended context is a clean stop
+			}
+			return fmt.Errorf("subscribe %s: retry topics: %w", sub.Group, err)
+		}
+		sub.Topics = slices.Clone(sub.Topics)
+		for _, origin := range slices.Sorted(maps.Keys(byOrigin)) {
+			sub.Topics = append(sub.Topics, byOrigin[origin]...)
+		}
+	}
 	return c.transport.Consume(ctx, sub, func(ctx context.Context, d *Delivery) error {
-		return c.handle(ctx, sub.Group, d, h)
+		if r, ok := routes[d.Record.Topic]; ok {
+			return c.handleParked(ctx, sub.Group, d, r, h)
+		}
+		return c.handle(ctx, sub.Group, d, originOf(d), h)
 	})
 }
 
@@ -40,11 +56,30 @@ type rejection struct {
 	err  error
 }
 
-func (c *Client) handle(ctx context.Context, group string, d *Delivery, h Handler) error {
-	m, rej := c.check(ctx, d)
-	if rej != nil {
-		return c.deadLetter(ctx, group, d, rej)
+// handleParked handles a record read from a retry topic: another group's
+// is skipped, one not yet due makes its partition wait, a due one is handled
+// as its original delivery would have been, one attempt later.
+func (c *Client) handleParked(ctx context.Context, group string, d *Delivery, r retryRoute, h Handler) error {
+	if g, _ := d.Record.Header(codec.HeaderConsumerGroup); string(g) != group {
+		return nil // parked by another group, which handles it
 	}
+	o, err := parkedOrigin(d, r)
+	if err != nil {
+		o.topic, o.parked = r.origin, true
+		return c.deadLetter(ctx, group, d, o, &rejection{KindDecode, err})
+	}
+	if time.Now().Before(o.due) {
+		return &NotDueError{Until: o.due}
+	}
+	return c.handle(ctx, group, d, o, h)
+}
+
+func (c *Client) handle(ctx context.Context, group string, d *Delivery, o origin, h Handler) error {
+	m, rej := c.check(ctx, d, o.topic)
+	if rej != nil {
+		return c.deadLetter(ctx, group, d, o, rej)
+	}
+	m.Attempt = o.failed + 1
 	ctx, span := c.startProcess(ctx, m, group)
 	defer span.End()
 	ctx = withHeader(ctx, m.Header)
@@ -53,35 +88,42 @@ func (c *Client) handle(ctx context.Context, group string, d *Delivery, h Handle
 	switch {
 	case err == nil:
 		c.stats.topic(m.Topic).handled.Add(1)
+		if d.Attempt > 1 && !o.parked {
+			c.firsts.take(group, d)
+		}
 		return nil
 	case errors.Is(err, errPanicked):
 		span.SetStatus(codes.Error, err.Error())
-		return c.deadLetter(ctx, group, d, &rejection{KindPanic, err})
+		return c.deadLetter(ctx, group, d, o, &rejection{KindPanic, err})
 	case IsPermanent(err):
 		span.SetStatus(codes.Error, err.Error())
-		return c.deadLetter(ctx, group, d, &rejection{KindHandler, err})
+		return c.deadLetter(ctx, group, d, o, &rejection{KindHandler, err})
 	default:
 		span.SetStatus(codes.Error, err.Error())
-		return c.retry(ctx, group, d, m, err)
+		return c.retry(ctx, group, d, o, m, err)
 	}
 }
 
 // retry schedules the next attempt of a failed event on its catalog
 // schedule (spec §8: 0.5 s, 2 s, 8 s, 32 s) and dead-letters it once the
-// schedule is spent. The transport holds the event's key meanwhile, so no
-// later event of the tenant overtakes it.
-func (c *Client) retry(ctx context.Context, group string, d *Delivery, m *Message, err error) error {
-	delays := c.retryDelays
-	if delays == nil {
-		e, _ := c.cat.Lookup(m.Header.EventName) // check found it
-		delays = e.Retry.Delays
-	}
-	attempt := max(d.Attempt, 1)
+// schedule is spent. A non-blocking event is parked on a retry topic where
+// the transport has them; otherwise the transport holds the event's key
+// meanwhile, so no later event of the tenant overtakes it.
+func (c *Client) retry(ctx context.Context, group string, d *Delivery, o origin, m *Message, err error) error {
+	e, _ := c.cat.Lookup(m.Header.EventName) // check found it
+	delays := c.delaysOf(e)
+	attempt := m.Attempt
 	if attempt > len(delays) {
-		return c.deadLetter(ctx, group, d, &rejection{KindHandler,
+		return c.deadLetter(ctx, group, d, o, &rejection{KindHandler,
 			fmt.Errorf("gave up after %d attempts (%d retries): %w", attempt, len(delays), err)})
 	}
+	if levels, ok := c.parkLevels(o.topic); ok && attempt <= levels {
+		if _, parks := c.transport.(RetryParker); parks {
+			return c.park(ctx, group, d, o, m, attempt, delays[attempt-1], err)
+		}
+	}
 	c.stats.topic(m.Topic).retries.Add(1)
+	c.firsts.note(group, d, time.Now().UTC())
 	at := time.Now().Add(delays[attempt-1])
 	c.log.WarnContext(ctx, "handler failed; retry scheduled",
 		"event_id", m.Header.EventID, "event_name", m.Header.EventName, "tenant_id", m.Header.TenantID,
@@ -89,8 +131,9 @@ func (c *Client) retry(ctx context.Context, group string, d *Delivery, m *Messag
 	return &DelayError{Until: at, Err: err}
 }
 
-// check decodes a delivery and holds it against the catalog.
-func (c *Client) check(ctx context.Context, d *Delivery) (*Message, *rejection) {
+// check decodes a delivery and holds it against the catalog; topic is
+// where the event was published (a parked record's original topic).
+func (c *Client) check(ctx context.Context, d *Delivery, topic string) (*Message, *rejection) {
 	dec, err := codec.Decode(d.Record)
 	if err != nil {
 		return nil, &rejection{KindDecode, err}
@@ -100,8 +143,8 @@ func (c *Client) check(ctx context.Context, d *Delivery) (*Message, *rejection) 
 	if err != nil {
 		return nil, &rejection{KindUnknown, err}
 	}
-	if e.Topic != d.Record.Topic {
-		return nil, &rejection{KindMismatch, fmt.Errorf("event %s arrived on topic %q; its topic is %q", e.Name, d.Record.Topic, e.Topic)}
+	if e.Topic != topic {
+		return nil, &rejection{KindMismatch, fmt.Errorf("event %s arrived on topic %q; its topic is %q", e.Name, topic, e.Topic)}
 	}
 	sv, err := c.ids.SchemaVersion(ctx, dec.SchemaID)
 	if err != nil {
@@ -122,7 +165,7 @@ func (c *Client) check(ctx context.Context, d *Delivery) (*Message, *rejection) 
 		return nil, &rejection{KindMismatch, fmt.Errorf("payload %s does not match the header's tenant_id %s", e.PartitionKey, hd.TenantID)}
 	}
 	return &Message{
-		Envelope: dec.Envelope, SchemaID: dec.SchemaID, Topic: d.Record.Topic, Partition: d.Partition,
+		Envelope: dec.Envelope, SchemaID: dec.SchemaID, Topic: topic, Partition: d.Partition,
 		Offset: d.Offset, ID: d.ID, Attempt: d.Attempt, Timestamp: d.Timestamp, Headers: dec.Extra,
 	}, nil
 }
@@ -147,37 +190,21 @@ const maxErrorHeader = 1024
 // with headers that say where it came from and why it failed. Only when that
 // write succeeded is the delivery acknowledged; otherwise it stays pending
 // and comes back.
-func (c *Client) deadLetter(ctx context.Context, group string, d *Delivery, rej *rejection) error {
-	now := time.Now().UTC()
-	// Handler errors can carry any bytes; header values must be UTF-8.
-	msg := clipUTF8(strings.ToValidUTF8(rej.err.Error(), "\uFFFD"), maxErrorHeader)
-	position := strconv.FormatInt(d.Offset, 10)
-	if d.Offset < 0 {
-		position = d.ID // Redis: the stream entry id; streams have no partitions
+func (c *Client) deadLetter(ctx context.Context, group string, d *Delivery, o origin, rej *rejection) error {
+	attempt := o.failed + 1
+	if !o.parked && attempt > 1 {
+		if first := c.firsts.take(group, d); !first.IsZero() {
+			o.firstFailure = event.FormatTimestamp(first)
+		}
 	}
-	ts := event.FormatTimestamp(now)
-	rec := d.Record
-	rec.Topic = DLQTopic(d.Record.Topic)
-	rec.Headers = append(append(make([]codec.Header, 0, len(d.Record.Headers)+10), d.Record.Headers...),
-		hdr(codec.HeaderOriginalTopic, d.Record.Topic),
-		hdr(codec.HeaderOriginalOffset, position),
-		hdr(codec.HeaderOriginalTimestamp, event.FormatTimestamp(d.Timestamp)),
-		hdr(codec.HeaderConsumerGroup, group),
-		hdr(codec.HeaderErrorKind, rej.kind),
-		hdr(codec.HeaderErrorMessage, msg),
-		hdr(codec.HeaderAttempt, strconv.Itoa(max(d.Attempt, 1))),
-		hdr(codec.HeaderFirstFailure, ts),
-		hdr(codec.HeaderLastFailure, ts),
-	)
-	if d.Offset >= 0 {
-		rec.Headers = append(rec.Headers, hdr(codec.HeaderOriginalPartition, strconv.Itoa(int(d.Partition))))
-	}
+	rec := failureRecord(d, DLQTopic(o.topic), o, group, rej.kind, rej.err.Error(), attempt, time.Now().UTC())
 	if err := c.transport.Send(ctx, rec); err != nil {
 		return fmt.Errorf("dead-letter %s to %s: %w", d.ID, rec.Topic, err)
 	}
-	c.stats.deadLetter(d.Record.Topic, rej.kind)
+	c.stats.deadLetter(o.topic, rej.kind)
+	msg, _ := rec.Header(codec.HeaderErrorMessage)
 	c.log.ErrorContext(ctx, "event dead-lettered", "position", d.ID, "dlq", rec.Topic,
-		"error_kind", rej.kind, "error", msg)
+		"error_kind", rej.kind, "error", string(msg))
 	return nil
 }
 

@@ -81,6 +81,16 @@ func caseRetrySchedule(e *env) {
 	if msg, _ := letter.Record.Header(codec.HeaderErrorMessage); !strings.Contains(string(msg), "gave up after 5 attempts") {
 		t.Errorf("dead letter error = %q", msg)
 	}
+	// Where retries were parked on retry topics, the letter still names the
+	// event's own topic and keeps its first failure.
+	if v, _ := letter.Record.Header(codec.HeaderOriginalTopic); string(v) != topics[0] {
+		t.Errorf("dead letter %s = %q, want %q", codec.HeaderOriginalTopic, v, topics[0])
+	}
+	first, _ := letter.Record.Header(codec.HeaderFirstFailure)
+	last, _ := letter.Record.Header(codec.HeaderLastFailure)
+	if string(first) >= string(last) {
+		t.Errorf("dead letter first failure %s is not before its last %s", first, last)
+	}
 }
 
 // readOne consumes topic until one record arrives and returns it.

@@ -67,8 +67,8 @@ func (f *Fixtures) Topic(t testing.TB, event string) string {
 	return e.Topic
 }
 
-// Topics returns the distinct topics of events, and with dlq their
-// dead-letter topics too.
+// Topics returns the distinct topics of events, and with dlq their retry
+// and dead-letter topics too.
 func (f *Fixtures) Topics(t testing.TB, dlq bool, events ...string) []string {
 	t.Helper()
 	var out []string
@@ -77,6 +77,7 @@ func (f *Fixtures) Topics(t testing.TB, dlq bool, events ...string) []string {
 		if !slices.Contains(out, tp) {
 			out = append(out, tp)
 			if dlq {
+				out = append(out, bus.RetryTopics(f.Catalog, tp)...)
 				out = append(out, bus.DLQTopic(tp))
 			}
 		}

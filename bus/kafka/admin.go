@@ -28,10 +28,12 @@ type TopicSpec struct {
 // DLQRetention is how long dead letters are kept: 7 days (spec §8).
 const DLQRetention = "604800000"
 
-// CatalogTopics returns a spec for every topic of cat and for its
-// dead-letter topic, each with partitions partitions and max.message.bytes
-// of MaxMessageBytes; dead-letter topics keep records for seven days (spec §8). A topic shared by several events is
-// listed once.
+// CatalogTopics returns a spec for every topic of cat, for its retry topics
+// (bus.RetryTopics: non-blocking events only) and for its dead-letter topic,
+// each with partitions partitions and max.message.bytes of MaxMessageBytes;
+// retry and dead-letter topics keep records for seven days (spec §8), so a
+// consumer group down for days still finds its parked retries. A topic
+// shared by several events is listed once.
 func CatalogTopics(cat *catalog.Catalog, partitions int32) []TopicSpec {
 	seen := make(map[string]bool)
 	var specs []TopicSpec
@@ -40,16 +42,53 @@ func CatalogTopics(cat *catalog.Catalog, partitions int32) []TopicSpec {
 			continue
 		}
 		seen[e.Topic] = true
-		retention, maxBytes := DLQRetention, strconv.Itoa(MaxMessageBytes)
-		specs = append(specs,
-			TopicSpec{Name: e.Topic, Partitions: partitions,
-				Configs: map[string]*string{"max.message.bytes": &maxBytes}},
-			TopicSpec{Name: bus.DLQTopic(e.Topic), Partitions: partitions,
-				Configs: map[string]*string{"retention.ms": &retention, "max.message.bytes": &maxBytes}},
-		)
+		specs = append(specs, TopicSpec{Name: e.Topic, Partitions: partitions, Configs: topicConfigs(false)})
+		for _, rt := range bus.RetryTopics(cat, e.Topic) {
+			specs = append(specs, TopicSpec{Name: rt, Partitions: partitions, Configs: topicConfigs(true)})
+		}
+		specs = append(specs, TopicSpec{Name: bus.DLQTopic(e.Topic), Partitions: partitions, Configs: topicConfigs(true)})
 	}
 	return specs
 }
+
+// topicConfigs are the configs Spine owns on its topics: the size limit
+// everywhere, and seven days' retention on retry and dead-letter topics.
+func topicConfigs(keepSevenDays bool) map[string]*string {
+	maxBytes := strconv.Itoa(MaxMessageBytes)
+	cfg := map[string]*string{"max.message.bytes": &maxBytes}
+	if keepSevenDays {
+		retention := DLQRetention
+		cfg["retention.ms"] = &retention
+	}
+	return cfg
+}
+
+// PrepareRetryTopics creates the retry topics that do not exist yet, each
+// with its origin topic's partition count (so a key keeps one partition)
+// and the configs of CatalogTopics; bus.Client calls it when it subscribes.
+func (t *Transport) PrepareRetryTopics(ctx context.Context, retryTopics map[string][]string) error {
+	origins := make([]string, 0, len(retryTopics))
+	for o := range retryTopics {
+		origins = append(origins, t.ns.wire(o))
+	}
+	counts, err := t.partitionCounts(ctx, origins)
+	if err != nil {
+		return fmt.Errorf("kafka: retry topics: %w", err)
+	}
+	var specs []TopicSpec
+	for o, rts := range retryTopics {
+		n := int32(-1) // the broker's default when the origin does not exist yet
+		if pc := counts[t.ns.wire(o)]; pc.err == nil {
+			n = pc.n
+		}
+		for _, rt := range rts {
+			specs = append(specs, TopicSpec{Name: rt, Partitions: n, Configs: topicConfigs(true)})
+		}
+	}
+	return t.EnsureTopics(ctx, specs...)
+}
+
+var _ bus.RetryParker = (*Transport)(nil)
 
 // createTimeout is how long the controller may take to create topics.
 const createTimeout = 30_000 // ms

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,12 +23,12 @@ type TopicState struct {
 	Set        []string // configs set (at creation, or changed), "key=value"
 }
 
-// ApplyCatalog makes the cluster match the catalog: every catalog topic and
-// its dead-letter topic exist with at least partitions partitions and the
-// configs of CatalogTopics (7-day retention on dead letters, the message
-// size limit); a dead-letter topic has at least as many partitions as its
-// source, so a source grown by an operator never funnels into fewer DLQ
-// partitions. Existing topics keep their data; configs are set
+// ApplyCatalog makes the cluster match the catalog: every catalog topic, its
+// retry topics and its dead-letter topic exist with at least partitions
+// partitions and the configs of CatalogTopics (7-day retention on retry and
+// dead-letter topics, the message size limit); a retry or dead-letter topic
+// has at least as many partitions as its source, so a source grown by an
+// operator never funnels into fewer partitions. Existing topics keep their data; configs are set
 // incrementally, changing only the keys Spine owns. Idempotent.
 func (t *Transport) ApplyCatalog(ctx context.Context, cat *catalog.Catalog, partitions int32) ([]TopicState, error) {
 	specs := CatalogTopics(cat, partitions)
@@ -48,7 +49,7 @@ func (t *Transport) ApplyCatalog(ctx context.Context, cat *catalog.Catalog, part
 	}
 	for i, s := range specs {
 		for src, n := range source {
-			if s.Name == bus.DLQTopic(src) && n > s.Partitions {
+			if (s.Name == bus.DLQTopic(src) || strings.HasPrefix(s.Name, src+".retry-")) && n > s.Partitions {
 				specs[i].Partitions = n
 			}
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/bus/kafka"
 	"github.com/inopsio/spine/catalog"
 )
@@ -23,16 +24,25 @@ func TestApplyCatalog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := 2 * len(cat.Events()); len(states) != want {
+		want := 2 * len(cat.Events()) // each event's topic and DLQ …
+		for _, e := range cat.Events() {
+			want += len(bus.RetryTopics(cat, e.Topic)) // … and retry topics
+		}
+		if len(states) != want {
 			t.Fatalf("%d topics applied, want %d", len(states), want)
 		}
 		for _, s := range states {
 			if !s.Created || s.Partitions != 2 {
 				t.Errorf("first apply: %+v, want created with 2 partitions", s)
 			}
-			if strings.HasSuffix(s.Name, ".dlq") && !slices.Contains(s.Set, "retention.ms=604800000") {
-				t.Errorf("%s: retention not set: %v", s.Name, s.Set)
+			keep := strings.HasSuffix(s.Name, ".dlq") || strings.Contains(s.Name, ".retry-")
+			if keep != slices.Contains(s.Set, "retention.ms=604800000") {
+				t.Errorf("%s: retention set %v; want 7 days on retry and dead-letter topics only", s.Name, s.Set)
 			}
+		}
+		if !slices.ContainsFunc(states, func(s kafka.TopicState) bool { return s.Name == "lead.created.retry-4" }) ||
+			slices.ContainsFunc(states, func(s kafka.TopicState) bool { return s.Name == "deal.stage.changed.retry-1" }) {
+			t.Errorf("retry topics: want them for non-blocking lead.created, none for strict deal.stage.changed")
 		}
 
 		again, err := tr.ApplyCatalog(t.Context(), cat, 2)

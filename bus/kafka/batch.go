@@ -23,8 +23,35 @@ type partBatch struct {
 	out      []outcome // written by the record's task, read after all finish
 	failedAt atomic.Int64
 
-	mu    sync.Mutex
-	until map[int64]time.Time // when each failed record asked to come back
+	mu      sync.Mutex
+	until   map[int64]time.Time  // when each record failing its partition asked to come back
+	keyDues map[string]time.Time // keys that failed in this batch, and when they are due
+}
+
+// holdKey notes that key failed and when its failed record comes back;
+// later records of the key in the batch are then held, not run.
+func (pb *partBatch) holdKey(key []byte, at time.Time) {
+	pb.mu.Lock()
+	if pb.keyDues == nil {
+		pb.keyDues = map[string]time.Time{}
+	}
+	pb.keyDues[string(key)] = at
+	pb.mu.Unlock()
+}
+
+// keyFailed reports whether key failed earlier in the batch.
+func (pb *partBatch) keyFailed(key []byte) bool {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	_, ok := pb.keyDues[string(key)]
+	return ok
+}
+
+// keyDue is when the failed record of key comes back.
+func (pb *partBatch) keyDue(key []byte) time.Time {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	return pb.keyDues[string(key)]
 }
 
 // failWith notes a failure and when the record should be delivered again.
@@ -58,9 +85,10 @@ func (pb *partBatch) fail(offset int64) {
 
 func (pb *partBatch) hasFailure() bool { return pb.failedAt.Load() != math.MaxInt64 }
 
-// handle runs one poll batch to completion, then commits and rewinds.
-func (c *consumer) handle(ctx context.Context, fetches kgo.Fetches) {
-	batches := c.split(fetches)
+// handle runs one poll batch, with the held records now due, to
+// completion; then it commits, holds and rewinds.
+func (c *consumer) handle(ctx context.Context, fetches kgo.Fetches, due map[tp][]*kgo.Record) {
+	batches := c.split(fetches, due)
 	hctx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	if c.hb != nil {
@@ -72,17 +100,17 @@ func (c *consumer) handle(ctx context.Context, fetches kgo.Fetches) {
 	c.settle(ctx, batches)
 }
 
-// split groups the polled records by partition, in offset order, looks up
-// each record's attempt, and marks the records this member already handled
-// before a rewind brought them back.
-func (c *consumer) split(fetches kgo.Fetches) []*partBatch {
+// split groups the records by partition, in offset order — held records
+// now due first (they are older than anything fetched) — looks up each
+// record's attempt, and marks the records this member already handled
+// before a rewind brought them back and those whose key is still held.
+func (c *consumer) split(fetches kgo.Fetches, due map[tp][]*kgo.Record) []*partBatch {
 	var batches []*partBatch
 	byTP := make(map[tp]*partBatch)
-	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if len(p.Records) == 0 {
+	add := func(k tp, recs []*kgo.Record) {
+		if len(recs) == 0 {
 			return
 		}
-		k := tp{p.Topic, p.Partition}
 		pb := byTP[k]
 		if pb == nil {
 			pb = &partBatch{tp: k}
@@ -90,7 +118,13 @@ func (c *consumer) split(fetches kgo.Fetches) []*partBatch {
 			byTP[k] = pb
 			batches = append(batches, pb)
 		}
-		pb.recs = append(pb.recs, p.Records...)
+		pb.recs = append(pb.recs, recs...)
+	}
+	for k, recs := range due {
+		add(k, recs)
+	}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		add(tp{p.Topic, p.Partition}, p.Records)
 	})
 	c.mu.Lock()
 	for _, pb := range batches {
@@ -99,8 +133,13 @@ func (c *consumer) split(fetches kgo.Fetches) []*partBatch {
 		f, done := c.deliveries[pb.tp], c.done[pb.tp]
 		for i, r := range pb.recs {
 			pb.attempts[i] = f[r.Offset] + 1
-			if _, ok := done[r.Offset]; ok && c.hb == nil {
+			if c.hb != nil {
+				continue
+			}
+			if _, ok := done[r.Offset]; ok {
 				pb.out[i] = succeeded
+			} else if c.isHeld(pb.tp, r.Key) {
+				pb.out[i] = held
 			}
 		}
 	}
@@ -109,16 +148,18 @@ func (c *consumer) split(fetches kgo.Fetches) []*partBatch {
 }
 
 // submitRecords runs each record on the worker of its topic, partition and
-// key, except those already handled. A record is skipped when shutdown began or when an earlier record of
-// its partition failed: the partition is rewound to that record, so running
-// this one now would only run it twice — and for a record of the same key,
-// which the pool runs strictly after the failed one, it would overtake it.
+// key, except those already handled and those whose key is held. A record
+// is skipped when shutdown began or when an earlier record of its partition
+// asked the partition to wait (bus.NotDueError): the partition is rewound
+// to that record, so running this one now would only run it twice. A record
+// whose key failed earlier in the batch is held behind the failed one (the
+// pool runs a key's records in order, so the failure is seen first).
 func (c *consumer) submitRecords(ctx, hctx context.Context, wg *sync.WaitGroup, batches []*partBatch) {
 	var key []byte
 	for _, pb := range batches {
 		for i, r := range pb.recs {
-			if pb.out[i] == succeeded {
-				continue // handled before the rewind
+			if pb.out[i] == succeeded || pb.out[i] == held {
+				continue // handled before a rewind, or waiting behind its key
 			}
 			key = poolKey(key[:0], pb.tp, r.Key)
 			wg.Add(1)
@@ -127,15 +168,24 @@ func (c *consumer) submitRecords(ctx, hctx context.Context, wg *sync.WaitGroup, 
 				if ctx.Err() != nil || pb.failedAt.Load() < r.Offset {
 					return
 				}
-				d := delivery(c.t.ns, r, pb.attempts[i])
-				if err := c.call(hctx, d); err != nil {
-					pb.failWith(r.Offset, bus.RedeliverAt(err, c.sub.RedeliveryDelay))
-					pb.out[i] = failed
-					c.log.Debug("handler failed; the partition rewinds to the record",
-						"position", d.ID, "attempt", d.Attempt, "error", err)
+				if pb.keyFailed(r.Key) {
+					pb.out[i] = held
 					return
 				}
-				pb.out[i] = succeeded
+				d := delivery(c.t.ns, r, pb.attempts[i])
+				err := c.call(hctx, d)
+				switch {
+				case err == nil:
+					pb.out[i] = succeeded
+				case bus.IsNotDue(err):
+					pb.failWith(r.Offset, bus.RedeliverAt(err, c.sub.RedeliveryDelay))
+					pb.out[i] = failed
+				default:
+					pb.holdKey(r.Key, bus.RedeliverAt(err, c.sub.RedeliveryDelay))
+					pb.out[i] = failed
+					c.log.Debug("handler failed; its key waits for the retry",
+						"position", d.ID, "attempt", d.Attempt, "error", err)
+				}
 			})
 			if err != nil { // ctx ended while the queue was full
 				wg.Done()
@@ -209,8 +259,11 @@ func (c *consumer) recoverInto(err *error, at string) {
 }
 
 // settle moves the commit points past what the batch completed (the commit
-// itself goes out asynchronously) and pauses the partitions that had a
-// failure, to be rewound to it after the redelivery delay.
+// itself goes out asynchronously, and never past a held record), files the
+// held records under their keys, and pauses the partitions that must be
+// rewound: after a failure in batch mode or a bus.NotDueError, to the
+// failed record when it is due; and a partition holding too many records,
+// to the record after the batch when its first held key is due.
 func (c *consumer) settle(ctx context.Context, batches []*partBatch) {
 	results := make(map[tp][]result, len(batches))
 	for _, pb := range batches {
@@ -220,47 +273,74 @@ func (c *consumer) settle(ctx context.Context, batches []*partBatch) {
 		}
 		results[pb.tp] = rs
 	}
-	commit, rewind := commitPoints(results)
+	commit := commitPoints(results)
+	pause := make(map[tp]pausedPart)
+	c.mu.Lock()
+	for _, pb := range batches {
+		cut := int64(math.MaxInt64)
+		if pb.hasFailure() {
+			cut = pb.failedAt.Load()
+			due := pb.redeliverAt()
+			if due.IsZero() {
+				due = time.Now().Add(c.sub.RedeliveryDelay)
+			}
+			// Epoch -1: the offset was just read from this partition, so
+			// there is no truncation to detect, and franz-go then skips an
+			// OffsetForLeaderEpoch round trip.
+			pause[pb.tp] = pausedPart{due: due, rewind: kgo.EpochOffset{Epoch: -1, Offset: cut}}
+		}
+		if c.hb != nil {
+			continue
+		}
+		oldest, n := c.hold(pb, cut)
+		if oldest != nil {
+			if at, ok := commit[pb.tp]; ok && at.Offset > oldest.Offset {
+				commit[pb.tp] = kgo.EpochOffset{Epoch: oldest.LeaderEpoch, Offset: oldest.Offset}
+			}
+		}
+		if _, ok := pause[pb.tp]; !ok && n > maxHeldPerPartition {
+			last := pb.recs[len(pb.recs)-1]
+			pause[pb.tp] = pausedPart{due: c.earliestDue(pb.tp), rewind: kgo.EpochOffset{Epoch: -1, Offset: last.Offset + 1}}
+			c.log.Warn("too many records held behind failed keys; the partition waits for the first retry",
+				"topic", c.t.ns.logical(pb.tp.topic), "partition", pb.tp.partition, "held", n)
+		}
+	}
+	c.mu.Unlock()
 	c.remember(batches, commit)
 	c.advance(commit)
 	if ctx.Err() != nil {
 		return // stopping: whoever gets the partitions next starts at the commit
 	}
-	// Pause now and rewind when the delay is over (pollContext): the
-	// rewind restarts franz-go's fetch session, so doing it at resume time
-	// fetches the partition at once instead of after a fetch in flight.
-	// While paused, franz-go hands out nothing more of the partition, and
-	// the committed offset is the failed record, so a rebalance meanwhile
+	if len(pause) == 0 {
+		return
+	}
+	// Pause now and rewind when due (pollContext): the rewind restarts
+	// franz-go's fetch session, so doing it at resume time fetches the
+	// partition at once instead of after a fetch in flight. While paused,
+	// franz-go hands out nothing more of the partition, and the committed
+	// offset is at or before the rewind point, so a rebalance meanwhile
 	// loses nothing either.
-	pause := make(map[tp]struct{})
 	c.mu.Lock()
-	for _, pb := range batches {
-		if at, ok := rewind[pb.tp]; ok && pb.hasFailure() {
-			due := pb.redeliverAt()
-			if due.IsZero() {
-				due = time.Now().Add(c.sub.RedeliveryDelay)
-			}
-			pause[pb.tp] = struct{}{}
-			c.paused[pb.tp] = pausedPart{due: due, rewind: at}
-		}
+	for p, pp := range pause {
+		c.paused[p] = pp
 	}
 	c.mu.Unlock()
-	if len(pause) > 0 {
-		c.cl.PauseFetchPartitions(partitionsOf(pause))
-	}
+	c.cl.PauseFetchPartitions(partitionsOf(pause))
 }
 
 // remember updates what this member knows about records past each
-// partition's commit point, which a rewind will bring back: how often each
-// was delivered (Attempt counts deliveries, so a record fetched again after
-// an earlier failure never comes back as Attempt 1) and which succeeded (so
-// the redelivery skips them instead of running them twice). Records below
-// the commit point are forgotten. When a whole partition succeeded —
-// the common case — nothing is stored.
+// partition's commit point that it will deliver again: how often each was
+// delivered (Attempt counts deliveries, so a record fetched again after an
+// earlier failure never comes back as Attempt 1) and which succeeded (so a
+// rewind that brings them back skips them instead of running them twice).
+// That is every failed record, and every record at or after a rewind
+// point; records below the commit point are forgotten. A success that no
+// rewind brings back is not stored, so a long-held key costs no memory for
+// the other keys' records flowing past it.
 //
-// Skipping a remembered success keeps per-key order: a record of the failed
-// record's key, behind it, never succeeded (it was skipped), so it still
-// runs after the failed one.
+// Skipping a remembered success keeps per-key order: a record of a failed
+// record's key, behind it, never succeeded (it was held or skipped), so it
+// still runs after the failed one.
 func (c *consumer) remember(batches []*partBatch, commit map[tp]kgo.EpochOffset) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -269,9 +349,11 @@ func (c *consumer) remember(batches []*partBatch, commit map[tp]kgo.EpochOffset)
 		if at, ok := commit[pb.tp]; ok {
 			cut = at.Offset
 		}
+		rewindAt := pb.failedAt.Load()
 		f, done := c.deliveries[pb.tp], c.done[pb.tp]
 		for i, r := range pb.recs {
-			if r.Offset < cut || pb.out[i] == notRun {
+			o := pb.out[i]
+			if r.Offset < cut || o == notRun || o == held || (o == succeeded && r.Offset < rewindAt) {
 				continue
 			}
 			if _, ok := done[r.Offset]; ok {
@@ -282,7 +364,7 @@ func (c *consumer) remember(batches []*partBatch, commit map[tp]kgo.EpochOffset)
 				c.deliveries[pb.tp] = f
 			}
 			f[r.Offset]++
-			if pb.out[i] == succeeded {
+			if o == succeeded {
 				if done == nil {
 					done = make(map[int64]struct{})
 					c.done[pb.tp] = done

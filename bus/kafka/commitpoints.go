@@ -18,6 +18,9 @@ const (
 	notRun outcome = iota
 	succeeded
 	failed
+	// held: the record waits behind a failed record of its key (see
+	// hold.go); it was not handed to the handler.
+	held
 )
 
 // result is one record's outcome, in its partition's offset order.
@@ -27,19 +30,17 @@ type result struct {
 	outcome outcome
 }
 
-// commitPoints decides, for each partition of a handled poll batch, where
-// to commit and where to rewind. results hold each partition's records in
-// offset order.
+// commitPoints decides where each partition of a handled poll batch
+// commits. results hold each partition's records in offset order.
 //
 // A partition commits the offset after the last record of its longest prefix
 // of succeeded records: everything before a commit point has been handled,
-// which is what at-least-once demands. If a record did not succeed, the
-// partition rewinds to the first such record, so it and everything after it
-// — including records that did succeed — are fetched again. Committing past
-// a gap (a later success) would lose the failed record on a restart; keeping
-// later successes un-committed costs duplicates only, never loss.
-func commitPoints(results map[tp][]result) (commit, rewind map[tp]kgo.EpochOffset) {
-	commit = make(map[tp]kgo.EpochOffset, len(results))
+// which is what at-least-once demands. Committing past a gap (a later
+// success after a failed, held or unrun record) would lose that record on a
+// restart; keeping later successes un-committed costs duplicates only, never
+// loss.
+func commitPoints(results map[tp][]result) map[tp]kgo.EpochOffset {
+	commit := make(map[tp]kgo.EpochOffset, len(results))
 	for p, rs := range results {
 		n := 0
 		for n < len(rs) && rs[n].outcome == succeeded {
@@ -49,17 +50,8 @@ func commitPoints(results map[tp][]result) (commit, rewind map[tp]kgo.EpochOffse
 			last := rs[n-1]
 			commit[p] = kgo.EpochOffset{Epoch: last.epoch, Offset: last.offset + 1}
 		}
-		if n < len(rs) {
-			if rewind == nil {
-				rewind = make(map[tp]kgo.EpochOffset)
-			}
-			// Epoch -1: the offset was just read from this partition, so
-			// there is no truncation to detect, and franz-go then skips an
-			// OffsetForLeaderEpoch round trip.
-			rewind[p] = kgo.EpochOffset{Epoch: -1, Offset: rs[n].offset}
-		}
 	}
-	return commit, rewind
+	return commit
 }
 
 // byTopic turns per-partition offsets into franz-go's topic → partition form.

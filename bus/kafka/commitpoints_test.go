@@ -13,13 +13,12 @@ func TestCommitPoints(t *testing.T) {
 	bad := func(off int64) result { return result{offset: off, epoch: 3, outcome: failed} }
 	skip := func(off int64) result { return result{offset: off, epoch: 3, outcome: notRun} }
 	at := func(off int64) kgo.EpochOffset { return kgo.EpochOffset{Epoch: 3, Offset: off} }
-	back := func(off int64) kgo.EpochOffset { return kgo.EpochOffset{Epoch: -1, Offset: off} }
+	wait := func(off int64) result { return result{offset: off, epoch: 3, outcome: held} }
 
 	tests := []struct {
 		name    string
 		results map[tp][]result
 		commit  map[tp]kgo.EpochOffset
-		rewind  map[tp]kgo.EpochOffset
 	}{
 		{
 			name:    "all ok",
@@ -27,10 +26,9 @@ func TestCommitPoints(t *testing.T) {
 			commit:  map[tp]kgo.EpochOffset{p0: at(13), q0: at(1)},
 		},
 		{
-			name:    "failure in the middle commits before it and rewinds to it",
+			name:    "failure in the middle commits before it",
 			results: map[tp][]result{p0: {ok(10), ok(11), bad(12), ok(13), skip(14)}},
 			commit:  map[tp]kgo.EpochOffset{p0: at(12)},
-			rewind:  map[tp]kgo.EpochOffset{p0: back(12)},
 		},
 		{
 			name: "failures on two partitions, a third clean",
@@ -40,38 +38,36 @@ func TestCommitPoints(t *testing.T) {
 				q0: {ok(1), ok(2)},
 			},
 			commit: map[tp]kgo.EpochOffset{p0: at(6), q0: at(3)},
-			rewind: map[tp]kgo.EpochOffset{p0: back(6), p1: back(40)},
 		},
 		{
 			name:    "failure at the first record commits nothing",
 			results: map[tp][]result{p0: {bad(100), ok(101), ok(102)}},
 			commit:  map[tp]kgo.EpochOffset{},
-			rewind:  map[tp]kgo.EpochOffset{p0: back(100)},
 		},
 		{
 			name:    "records left unrun at shutdown are not committed",
 			results: map[tp][]result{p0: {ok(7), skip(8), skip(9)}},
 			commit:  map[tp]kgo.EpochOffset{p0: at(8)},
-			rewind:  map[tp]kgo.EpochOffset{p0: back(8)},
+		},
+		{
+			name:    "a held record stops the commit like a failure",
+			results: map[tp][]result{p0: {ok(3), wait(4), ok(5)}},
+			commit:  map[tp]kgo.EpochOffset{p0: at(4)},
 		},
 		{
 			name:    "a later success does not let the commit jump a gap",
 			results: map[tp][]result{p0: {skip(1), ok(2), ok(3)}},
 			commit:  map[tp]kgo.EpochOffset{},
-			rewind:  map[tp]kgo.EpochOffset{p0: back(1)},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			commit, rewind := commitPoints(tc.results)
+			commit := commitPoints(tc.results)
 			if tc.commit == nil {
 				tc.commit = map[tp]kgo.EpochOffset{}
 			}
 			if !maps.Equal(commit, tc.commit) {
 				t.Errorf("commit = %v, want %v", commit, tc.commit)
-			}
-			if len(rewind) != len(tc.rewind) || (len(rewind) > 0 && !maps.Equal(rewind, tc.rewind)) {
-				t.Errorf("rewind = %v, want %v", rewind, tc.rewind)
 			}
 		})
 	}

@@ -27,27 +27,29 @@ type BatchHandler func(ctx context.Context, ds []*bus.Delivery) error
 // Records are fetched in poll batches (at most Config.MaxPollRecords). Each
 // record runs on a keyed worker pool (sub.Concurrency workers) keyed by
 // topic, partition and record key, so the records of one key run one at a
-// time in offset order while other keys run concurrently. Once a record
-// failed, later records of its partition that have not started are skipped.
-// When the whole batch is done, each partition's commit point moves past its
-// longest prefix of handled records (commits go out asynchronously and are
-// made durable before a partition moves to another member and when Consume
-// returns). A partition with a failed record is paused for
-// sub.RedeliveryDelay and then rewound to it; the record comes back with
-// Attempt incremented, ahead of every later record of its partition, so no
-// record of its key can overtake it. Other keys of the partition wait out
-// the delay too: that is the price of a single offset per partition. Later
-// records of other keys that already
-// succeeded are remembered and skipped when the rewind brings them back —
-// but only in this member's memory: after a rebalance or a restart they are
-// delivered again. Delivery is at least once, not exactly once (handlers
-// deduplicate by event_id).
+// time in offset order while other keys run concurrently. When the whole
+// batch is done, each partition's commit point moves past its longest
+// prefix of handled records (commits go out asynchronously and are made
+// durable before a partition moves to another member and when Consume
+// returns).
+//
+// A failed record holds its key only (hold.go): it and the later records of
+// its key wait in memory until its retry is due (the handler's
+// bus.DelayError, else sub.RedeliveryDelay) and then run again, in order,
+// the record with Attempt incremented; the partition's other keys keep
+// flowing. The commit point stays at the oldest held record, so after a
+// crash or a rebalance the held records — and the successes after them,
+// again — are delivered by the next owner: delivery is at least once
+// (handlers deduplicate by event_id). A handler's bus.NotDueError instead
+// pauses the whole partition until then and rewinds it to the record: that
+// is how a retry topic, whose records fall due in order, waits.
 //
 // Handlers run with a context that is not canceled when ctx ends: shutdown
 // waits for in-flight handlers to finish, so handlers must bound their own
 // work. Records not yet started when ctx ends are left for the next member.
-// Attempt counts deliveries in this member's memory too: after a rebalance
-// or restart a record starts again at Attempt 1.
+// Attempt counts deliveries in this member's memory: after a rebalance or
+// restart a record held in place starts again at Attempt 1 (bus.Client's
+// parked retries carry their attempt in the record and are not affected).
 func (t *Transport) Consume(ctx context.Context, sub bus.Subscription, h bus.DeliveryHandler) error {
 	if h == nil {
 		return errors.New("kafka: consume: nil handler")
@@ -97,6 +99,7 @@ func (t *Transport) consume(ctx context.Context, sub bus.Subscription, h bus.Del
 		done:       make(map[tp]map[int64]struct{}),
 		latest:     make(map[tp]kgo.EpochOffset),
 		paused:     make(map[tp]pausedPart),
+		held:       make(map[tp]map[string]*heldKey),
 	}
 	cl, err := kgo.NewClient(c.opts()...)
 	if err != nil {
@@ -127,10 +130,11 @@ type consumer struct {
 	// callback, on franz-go's goroutine, commits and forgets partitions.
 	// deliveries and done hold only records past a commit point.
 	mu         sync.Mutex
-	deliveries map[tp]map[int64]int      // deliveries so far of records that will come again
-	done       map[tp]map[int64]struct{} // records that succeeded but come again
-	paused     map[tp]pausedPart         // partitions waiting out a redelivery delay
-	latest     map[tp]kgo.EpochOffset    // commit point of each owned partition
+	deliveries map[tp]map[int64]int       // deliveries so far of records that will come again
+	done       map[tp]map[int64]struct{}  // records that succeeded but come again
+	paused     map[tp]pausedPart          // partitions waiting to be rewound
+	held       map[tp]map[string]*heldKey // keys waiting out a retry delay, by record key
+	latest     map[tp]kgo.EpochOffset     // commit point of each owned partition
 
 	dirty    atomic.Bool // latest has points not yet sent
 	inflight atomic.Bool // an asynchronous commit is out
@@ -172,8 +176,9 @@ func (c *consumer) loop(ctx context.Context) error {
 			return nil
 		}
 		fatal := c.fetchErrors(fetches)
-		if fetches.NumRecords() > 0 {
-			c.handle(ctx, fetches)
+		due := c.takeDue(time.Now())
+		if fetches.NumRecords() > 0 || len(due) > 0 {
+			c.handle(ctx, fetches, due)
 		}
 		c.cl.AllowRebalance()
 		if fatal != nil {
@@ -200,6 +205,9 @@ func (c *consumer) pollContext(ctx context.Context) (context.Context, context.Ca
 	}
 	var resume map[tp]kgo.EpochOffset
 	c.mu.Lock()
+	if h := c.nextHeldDue(); !h.IsZero() && (next.IsZero() || h.Before(next)) {
+		next = h
+	}
 	for p, pp := range c.paused {
 		if !pp.due.After(now) {
 			if resume == nil {
@@ -287,6 +295,7 @@ func (c *consumer) forget(cl *kgo.Client, gone map[string][]int32) map[tp]kgo.Ep
 			delete(c.deliveries, k)
 			delete(c.done, k)
 			delete(c.paused, k)
+			delete(c.held, k)
 		}
 	}
 	c.mu.Unlock()
