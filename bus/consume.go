@@ -38,8 +38,10 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription, h Handler) err
 			return fmt.Errorf("subscribe %s: retry topics: %w", sub.Group, err)
 		}
 		sub.Topics = slices.Clone(sub.Topics)
+		sub.FromBeginningTopics = slices.Clone(sub.FromBeginningTopics)
 		for _, origin := range slices.Sorted(maps.Keys(byOrigin)) {
 			sub.Topics = append(sub.Topics, byOrigin[origin]...)
+			sub.FromBeginningTopics = append(sub.FromBeginningTopics, byOrigin[origin]...)
 		}
 	}
 	return c.transport.Consume(ctx, sub, func(ctx context.Context, d *Delivery) error {

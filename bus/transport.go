@@ -34,6 +34,11 @@ type Subscription struct {
 	// FromBeginning makes a group with no committed position start at the
 	// oldest record; by default a new group starts at the end.
 	FromBeginning bool
+	// FromBeginningTopics are topics of Topics that a group with no
+	// committed position reads from the oldest record whatever
+	// FromBeginning says: retry topics, whose parked records a member that
+	// starts after they were written must not skip.
+	FromBeginningTopics []string
 	// Concurrency bounds handlers running at once (default 8); records of
 	// one key never run concurrently.
 	Concurrency int

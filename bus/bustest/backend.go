@@ -81,6 +81,7 @@ var cases = []testCase{
 	{"RetrySchedule", caseRetrySchedule},
 	{"NonBlockingRetry", caseNonBlockingRetry},
 	{"StrictHold", caseStrictHold},
+	{"RetryAcrossRestart", caseRetryAcrossRestart},
 }
 
 // Run runs every case of the suite against b, each as a subtest with its own

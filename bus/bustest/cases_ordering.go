@@ -167,3 +167,54 @@ func caseStrictHold(e *env) {
 		t.Errorf("tenant %s handled in order %v, want %v: a later event overtook the held one", tenants[0], key, wantKey)
 	}
 }
+
+// caseRetryAcrossRestart: a consumer stopped while an event waits for its
+// retry loses nothing: the next consumer of the group handles the event,
+// as its next attempt, once it is due.
+func caseRetryAcrossRestart(e *env) {
+	t := e.t
+	const name = "lead.created"
+	topics := e.prepare(name)
+	tr := e.transport()
+	c, err := bus.New(tr, bus.WithValidator(e.v), bus.WithLogger(TestLogger(t)), bus.WithRetryDelays(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := e.fx.Event(t, name, Tenants(1)[0])
+	group := e.group("restart")
+	failed := make(chan struct{}, 1)
+	first := e.subscribe(c, bus.Subscription{Group: group, Topics: topics, FromBeginning: true},
+		func(ctx context.Context, m *bus.Message) error {
+			select {
+			case failed <- struct{}{}:
+			default:
+			}
+			return errTransient
+		})
+	e.publish(c, []bus.Outgoing{ev})
+	select {
+	case <-failed:
+	case <-time.After(waitTimeout):
+		t.Fatal("the event never reached the first consumer")
+	}
+	first.stop(t) // its retry is parked, or pending, not yet due
+
+	handled := newTracker()
+	second := e.subscribe(c, bus.Subscription{Group: group, Topics: topics},
+		func(ctx context.Context, m *bus.Message) error {
+			handled.record(m, true, false)
+			return nil
+		})
+	handled.waitAll(t, []string{ev.EventID}, waitTimeout)
+	second.stop(t)
+	// A parked retry carries its attempt; an in-place retry's count is the
+	// transport's (Redis keeps it with the pending entry, a Kafka or memory
+	// member in its memory).
+	if _, parks := tr.(bus.RetryParker); parks {
+		for _, cl := range handled.snapshot() {
+			if cl.attempt < 2 {
+				t.Errorf("the second consumer handled the event as attempt %d; want a retry (≥ 2)", cl.attempt)
+			}
+		}
+	}
+}

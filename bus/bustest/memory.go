@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,7 +283,7 @@ func (c *memConsumer) poll() ([]memWork, <-chan struct{}) {
 			case !owned && assigned && g.owner[tp] == nil:
 				start, ok := g.committed[tp]
 				if !ok {
-					if !c.sub.FromBeginning {
+					if !c.sub.FromBeginning && !slices.Contains(c.sub.FromBeginningTopics, strings.TrimPrefix(topic, c.m.ns)) {
 						start = len(parts[p])
 					}
 					g.committed[tp] = start

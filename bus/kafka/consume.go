@@ -161,7 +161,23 @@ func (c *consumer) opts() []kgo.Opt {
 		kgo.RebalanceTimeout(cfg.RebalanceTimeout),
 		kgo.OnPartitionsRevoked(c.revoked),
 		kgo.OnPartitionsLost(c.lost),
+		kgo.AdjustFetchOffsetsFn(c.adjustStart),
 	)
+}
+
+// adjustStart starts the partitions of sub.FromBeginningTopics that the
+// group never committed at their oldest record instead of at the end.
+// franz-go hands partitions without a commit the start offset, whose
+// position is negative (a sentinel); committed ones are ≥ 0.
+func (c *consumer) adjustStart(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for _, topic := range c.sub.FromBeginningTopics {
+		for p, o := range offsets[c.t.ns.wire(topic)] {
+			if o.EpochOffset().Offset < 0 {
+				offsets[c.t.ns.wire(topic)][p] = kgo.NewOffset().AtStart()
+			}
+		}
+	}
+	return offsets, nil
 }
 
 // loop polls, hands each batch to the handlers, commits, and repeats until

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -47,7 +48,7 @@ func (s *streamConsumer) read(ctx context.Context) error {
 	r := &s.reader
 	r.needGroup, r.historyFrom, r.claimCursor = true, "0", "0-0"
 	r.groupStart = "$"
-	if s.sub.FromBeginning {
+	if s.sub.FromBeginning || slices.Contains(s.sub.FromBeginningTopics, s.topic) {
 		r.groupStart = "0"
 	}
 	var bo backoff
