@@ -31,6 +31,9 @@ type Validator struct {
 	schemas  map[versionKey]*compiled
 	printer  *message.Printer
 	maxBytes int
+	// encrypted holds the variants with PII fields as ciphertext, compiled
+	// on first use (encrypted.go).
+	encrypted *encryptedSchemas
 }
 
 type versionKey struct{ event, version string }
@@ -67,6 +70,7 @@ func NewValidator(cat *catalog.Catalog, opts ...Option) (*Validator, error) {
 		printer:  message.NewPrinter(language.English),
 		maxBytes: DefaultMaxPayloadBytes,
 	}
+	v.encrypted = &encryptedSchemas{}
 	for _, o := range opts {
 		o(v)
 	}
@@ -123,6 +127,11 @@ func (v *Validator) ValidateKey(eventName, version string, payload []byte) (stri
 	if err != nil {
 		return "", err
 	}
+	return v.validateKey(eventName, c, payload)
+}
+
+// validateKey is ValidateKey against the compiled schema c.
+func (v *Validator) validateKey(eventName string, c *compiled, payload []byte) (string, error) {
 	if len(payload) > v.maxBytes {
 		return "", payloadError(eventName, "", fmt.Sprintf("payload is %d bytes, over the %d-byte limit", len(payload), v.maxBytes))
 	}
