@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -240,14 +238,7 @@ func (a *dlqAction) action(ctx context.Context) (dlq.Action, func(), error) {
 		return out, nil, usageErrorf("--actor is required: the OS user is unknown")
 	}
 	var err error
-	if a.postgres != "" {
-		out.Audit, err = audit.OpenPostgres(ctx, a.postgres, a.auditTable)
-	} else {
-		if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
-			return out, nil, fmt.Errorf("audit trail: %w", err)
-		}
-		out.Audit, err = audit.OpenSQLite(ctx, filepath.Join(a.dataDir, "audit.db"))
-	}
+	out.Audit, err = openAuditTrail(ctx, a.dataDir, a.postgres, a.auditTable)
 	if err != nil {
 		return out, nil, err
 	}

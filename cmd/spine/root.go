@@ -28,6 +28,9 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		newConsumeCmd(),
 		newTopicsCmd(),
 		newDlqCmd(),
+		newAclCmd(),
+		newAuditCmd(),
+		newKeysCmd(),
 	)
 	return root
 }
