@@ -9,7 +9,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/inopsio/spine/audit"
 	"github.com/inopsio/spine/catalog"
+	"github.com/inopsio/spine/pii"
 	"github.com/inopsio/spine/schema"
 	"github.com/inopsio/spine/schema/registry"
 )
@@ -30,14 +32,23 @@ type Client struct {
 	retryDelays []time.Duration
 	stats       stats
 	firsts      firstFailures // of events retried in place
+
+	pii          PIICipher
+	plaintextPII bool
+	tokens       TokenSource
+	verifier     TokenVerifier
+	audit        audit.Store
+	actor        string
+	redactor     *pii.Cipher // redaction only: no keys
 }
 
 // Option configures a Client.
 type Option func(*Client)
 
-// WithSource names the service the client publishes for; it may publish only
-// the events the catalog says it produces. Without it, each event is sent
-// under its catalog producer's name (tools and tests).
+// WithSource names the service the client works for: it may publish only
+// the events the catalog says it produces, and subscribe only to topics
+// whose events list it as a consumer. Without it, each event is sent under
+// its catalog producer's name and any topic may be read (tools and tests).
 func WithSource(service string) Option { return func(c *Client) { c.source = service } }
 
 // WithSchemaIDs sets how schema ids are resolved; the default is the local
@@ -87,6 +98,10 @@ func New(t Transport, opts ...Option) (*Client, error) {
 		}
 	}
 	c.cat = c.validator.Catalog()
+	var err error
+	if c.redactor, err = pii.New(c.cat, noKeys{}); err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
 	if c.ids == nil {
 		l, err := registry.NewLocal(c.cat)
 		if err != nil {

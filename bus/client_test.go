@@ -15,6 +15,7 @@ import (
 	"github.com/inopsio/spine/bus/bustest"
 	"github.com/inopsio/spine/codec"
 	"github.com/inopsio/spine/event"
+	"github.com/inopsio/spine/pii"
 	"github.com/inopsio/spine/schema"
 	"github.com/inopsio/spine/schema/registry"
 )
@@ -26,12 +27,13 @@ import (
 func TestMain(m *testing.M) { bustest.Main(m, nil) }
 
 type harness struct {
-	t     *testing.T
-	mem   *bustest.Memory
-	c     *bus.Client
-	fx    *bustest.Fixtures
-	local *registry.Local
-	v     *schema.Validator
+	t      *testing.T
+	mem    *bustest.Memory
+	c      *bus.Client
+	fx     *bustest.Fixtures
+	local  *registry.Local
+	v      *schema.Validator
+	cipher *pii.Cipher
 }
 
 func newHarness(t *testing.T, opts ...bustest.MemoryOption) *harness {
@@ -45,7 +47,7 @@ func newHarness(t *testing.T, opts ...bustest.MemoryOption) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return (&harness{fx: fx, local: local, v: v}).fresh(t, opts...)
+	return (&harness{fx: fx, local: local, v: v, cipher: bustest.NewPIICipher(t, fx.Catalog)}).fresh(t, opts...)
 }
 
 // fresh returns a harness with a new broker and client for t, sharing the
@@ -53,11 +55,13 @@ func newHarness(t *testing.T, opts ...bustest.MemoryOption) *harness {
 func (h *harness) fresh(t *testing.T, opts ...bustest.MemoryOption) *harness {
 	t.Helper()
 	mem := bustest.NewMemory(opts...)
-	c, err := bus.New(mem, bus.WithValidator(h.v), bus.WithLogger(bustest.TestLogger(t)))
+	c, err := bus.New(mem, bus.WithValidator(h.v), bus.WithLogger(bustest.TestLogger(t)), bus.WithPII(h.cipher),
+		// Hand-made records (valid, below) carry PII in plaintext.
+		bus.WithPlaintextPII())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, mem: mem, c: c, fx: h.fx, local: h.local, v: h.v}
+	return &harness{t: t, mem: mem, c: c, fx: h.fx, local: h.local, v: h.v, cipher: h.cipher}
 }
 
 // parts are the pieces of a hand-made record, for tests to break.
@@ -425,7 +429,7 @@ func TestPublishRejectsBeforeSending(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := base.fresh(t)
-			c, err := bus.New(h.mem, append([]bus.Option{bus.WithValidator(h.v)}, tt.opts...)...)
+			c, err := bus.New(h.mem, append([]bus.Option{bus.WithValidator(h.v), bus.WithPII(h.cipher)}, tt.opts...)...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -473,8 +477,20 @@ func TestPublishRecord(t *testing.T) {
 	if want, _ := h.local.ID("lead.created", "1.0.0"); d.SchemaID != want {
 		t.Errorf("schema id %d, want the local registry's %d", d.SchemaID, want)
 	}
-	if string(rec.Key) != tenant || !bytes.Equal(d.Envelope.Payload, o.Payload) {
-		t.Errorf("key %q payload %q", rec.Key, d.Envelope.Payload)
+	// The PII fields left the client encrypted, and decrypt to what was
+	// published.
+	if enc, _ := d.Header(codec.HeaderEncryption); string(enc) != pii.HeaderValue {
+		t.Errorf("%s = %q, want %q", codec.HeaderEncryption, enc, pii.HeaderValue)
+	}
+	if bytes.Contains(rec.Value, []byte("@example.com")) {
+		t.Errorf("plaintext PII on the wire: %s", rec.Value)
+	}
+	plain, err := h.cipher.Decrypt(context.Background(), "lead.created", "1.0.0", tenant, hd.EventID, d.Envelope.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(rec.Key) != tenant || !bytes.Equal(plain, o.Payload) {
+		t.Errorf("key %q payload %q decrypts to %q", rec.Key, d.Envelope.Payload, plain)
 	}
 	if v, ok := d.Header("x-request-id"); !ok || string(v) != "r-1" {
 		t.Errorf("extra header lost: %q", v)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/inopsio/spine/codec"
 	"github.com/inopsio/spine/event"
+	"github.com/inopsio/spine/pii"
 )
 
 // Subscribe consumes sub's topics and calls h for every event, until ctx
@@ -28,6 +29,9 @@ import (
 func (c *Client) Subscribe(ctx context.Context, sub Subscription, h Handler) error {
 	if sub.Group == "" || len(sub.Topics) == 0 {
 		return errors.New("subscribe: a group and at least one topic are required")
+	}
+	if err := c.consumeGrant(sub.Topics); err != nil {
+		return err
 	}
 	routes, byOrigin := c.retryTopics(sub.Topics)
 	if len(routes) > 0 {
@@ -79,9 +83,17 @@ func (c *Client) handleParked(ctx context.Context, group string, d *Delivery, r 
 func (c *Client) handle(ctx context.Context, group string, d *Delivery, o origin, h Handler) error {
 	m, rej := c.check(ctx, d, o.topic)
 	if rej != nil {
+		if rej.kind == KindPlaintext {
+			d = c.protectPII(ctx, d)
+		}
 		return c.deadLetter(ctx, group, d, o, rej)
 	}
 	m.Attempt = o.failed + 1
+	if rej, err := c.secure(ctx, group, m); rej != nil {
+		return c.deadLetter(ctx, group, d, o, rej)
+	} else if err != nil {
+		return err // the transport delivers it again
+	}
 	ctx, span := c.startProcess(ctx, m, group)
 	defer span.End()
 	ctx = withHeader(ctx, m.Header)
@@ -159,7 +171,21 @@ func (c *Client) check(ctx context.Context, d *Delivery, topic string) (*Message
 	if hd.Schema != e.SchemaName {
 		return nil, &rejection{KindMismatch, fmt.Errorf("header schema %q, catalog has %q for %s", hd.Schema, e.SchemaName, e.Name)}
 	}
-	key, err := c.validator.ValidateKey(e.Name, hd.Version, dec.Envelope.Payload)
+	// PII fields travel encrypted (spec §9): such a payload is validated
+	// with ciphertext in their place; secure decrypts and validates the
+	// plaintext.
+	validate := c.validator.ValidateKey
+	enc, encrypted := lookupHeader(dec.Extra, codec.HeaderEncryption)
+	switch {
+	case encrypted && enc != pii.HeaderValue:
+		return nil, &rejection{KindDecrypt, fmt.Errorf("%s %q: unknown encryption", codec.HeaderEncryption, enc)}
+	case encrypted:
+		validate = c.validator.ValidateKeyEncrypted
+	case !c.plaintextPII && len(e.Version(hd.Version).PII) > 0:
+		return nil, &rejection{KindPlaintext, fmt.Errorf("%s %s carries PII fields %v without %s: they are plaintext",
+			e.Name, hd.Version, e.Version(hd.Version).PII, codec.HeaderEncryption)}
+	}
+	key, err := validate(e.Name, hd.Version, dec.Envelope.Payload)
 	if err != nil {
 		return nil, &rejection{KindSchema, err}
 	}
@@ -169,6 +195,7 @@ func (c *Client) check(ctx context.Context, d *Delivery, topic string) (*Message
 	return &Message{
 		Envelope: dec.Envelope, SchemaID: dec.SchemaID, Topic: topic, Partition: d.Partition,
 		Offset: d.Offset, ID: d.ID, Attempt: d.Attempt, Timestamp: d.Timestamp, Headers: dec.Extra,
+		Encrypted: encrypted, producer: e.Source, hasPII: len(e.Version(hd.Version).PII) > 0,
 	}, nil
 }
 

@@ -38,6 +38,17 @@ func (e *GrantError) Error() string {
 	return fmt.Sprintf("publish %s: service %q may not produce it; the catalog names %q", e.Event, e.Source, e.Producer)
 }
 
+// ConsumeGrantError reports a subscription to a topic whose events the
+// client's service may not consume.
+type ConsumeGrantError struct {
+	Topic, Event, Service string
+	Consumers             []string
+}
+
+func (e *ConsumeGrantError) Error() string {
+	return fmt.Sprintf("subscribe %s: service %q may not consume %s; the catalog names %v", e.Topic, e.Service, e.Event, e.Consumers)
+}
+
 // Error kinds written to dead letters (header spine-error-kind).
 const (
 	KindDecode   = "decode"   // the record is not a Spine event

@@ -32,4 +32,11 @@ type Message struct {
 	Attempt   int    // 1 on first delivery
 	Timestamp time.Time
 	Headers   []codec.Header // extra headers (traceparent, authorization…)
+	// Encrypted reports that the event's PII fields arrived encrypted.
+	// Payload holds them decrypted when the client has a PII cipher
+	// (WithPII), as ciphertext strings otherwise.
+	Encrypted bool
+
+	producer string // the event's catalog producer
+	hasPII   bool   // its schema version has PII fields
 }

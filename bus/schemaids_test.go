@@ -42,7 +42,7 @@ func TestRegistrySchemaIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem := bustest.NewMemory()
-	client, err := bus.New(mem, bus.WithSchemaIDs(ids))
+	client, err := bus.New(mem, bus.WithSchemaIDs(ids), bus.WithPII(bustest.NewPIICipher(t, cat)))
 	if err != nil {
 		t.Fatal(err)
 	}

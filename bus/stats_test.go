@@ -10,12 +10,13 @@ import (
 
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/bus/bustest"
+	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/codec"
 )
 
 func TestStatsCountLifecycle(t *testing.T) {
 	mem := bustest.NewMemory()
-	client, err := bus.New(mem, bus.WithRetryDelays(10*time.Millisecond))
+	client, err := bus.New(mem, bus.WithRetryDelays(10*time.Millisecond), bus.WithPII(bustest.NewPIICipher(t, catalog.MustDefault())))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestTraceFromPublishToHandler(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background())
-	client, err := bus.New(bustest.NewMemory(), bus.WithTracerProvider(tp))
+	client, err := bus.New(bustest.NewMemory(), bus.WithTracerProvider(tp), bus.WithPlaintextPII())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestTraceFromPublishToHandler(t *testing.T) {
 	}
 	send, process := spans["send lead.created"], spans["process lead.created"]
 	if send == nil || process == nil {
-		t.Fatalf("recorded spans %v, want send and process spans", keys(spans))
+		t.Fatalf("recorded spans %v, want send and process spans", spanNames(spans))
 	}
 	if send.SpanKind() != trace.SpanKindProducer || send.Parent().SpanID() != parent.SpanContext().SpanID() {
 		t.Errorf("send span: kind %v, parent %v", send.SpanKind(), send.Parent().SpanID())
@@ -76,7 +76,7 @@ func TestTraceFromPublishToHandler(t *testing.T) {
 // event's life together.
 func TestTraceWithoutSDK(t *testing.T) {
 	mem := bustest.NewMemory()
-	client, err := bus.New(mem)
+	client, err := bus.New(mem, bus.WithPlaintextPII())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestTraceWithoutSDK(t *testing.T) {
 	}
 }
 
-func keys(m map[string]sdktrace.ReadOnlySpan) []string {
+func spanNames(m map[string]sdktrace.ReadOnlySpan) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)

@@ -88,7 +88,7 @@ func BenchmarkConsume(b *testing.B) {
 	for _, mode := range modes {
 		b.Run(mode.name, func(b *testing.B) {
 			mem := bustest.NewMemory()
-			c, err := bus.New(mem, bus.WithValidator(v), bus.WithLogger(slog.New(slog.DiscardHandler)))
+			c, err := bus.New(mem, bus.WithValidator(v), bus.WithLogger(slog.New(slog.DiscardHandler)), bus.WithPlaintextPII())
 			if err != nil {
 				b.Fatal(err)
 			}

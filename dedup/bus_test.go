@@ -9,6 +9,7 @@ import (
 
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/bus/bustest"
+	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/dedup"
 	"github.com/inopsio/spine/schema"
 )
@@ -91,7 +92,7 @@ func TestMiddlewareOverBus(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					e := st.make(t)
 					mem := bustest.NewMemory()
-					c, err := bus.New(mem, bus.WithValidator(v), bus.WithLogger(bustest.TestLogger(t)))
+					c, err := bus.New(mem, bus.WithValidator(v), bus.WithLogger(bustest.TestLogger(t)), bus.WithPII(bustest.NewPIICipher(t, catalog.MustDefault())))
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -17,6 +17,7 @@ import (
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/bus/bustest"
 	"github.com/inopsio/spine/bus/kafka"
+	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/dlq"
 )
 
@@ -94,7 +95,7 @@ func newEnv(t *testing.T, cfg kafka.Config, s audit.Store) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tr.Close() })
-	client, err := bus.New(tr, bus.WithLogger(quiet))
+	client, err := bus.New(tr, bus.WithLogger(quiet), bus.WithPII(bustest.NewPIICipher(t, catalog.MustDefault())))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -219,11 +219,23 @@ func (v *Verifier) Audience() string { return v.cfg.Audience }
 // *Error whose Reason says what failed; only ReasonUnavailable is worth
 // retrying. ctx bounds a JWKS refresh, if one is needed.
 func (v *Verifier) Verify(ctx context.Context, authorization string) (*Claims, error) {
+	return v.VerifyAt(ctx, authorization, v.cfg.Now())
+}
+
+// VerifyAt is Verify with exp, nbf and iat checked at the time at instead of
+// now: a consumer checks a record's token at the time the record was
+// written, so a consumer that lags behind (a restart, a replay, a retry
+// 32 s later) does not reject events whose token was valid when they were
+// produced. A time later than the clock's now plus the leeway is refused.
+func (v *Verifier) VerifyAt(ctx context.Context, authorization string, at time.Time) (*Claims, error) {
 	raw, err := extract(authorization)
 	if err != nil {
 		return nil, err
 	}
-	now := v.cfg.Now()
+	if limit := v.cfg.Now().Add(v.cfg.Leeway); at.After(limit) {
+		return nil, reject(ReasonNotYetValid, "record time %s is in the future (now %s)", at.UTC().Format(time.RFC3339), v.cfg.Now().UTC().Format(time.RFC3339))
+	}
+	now := at
 	if v.cache != nil {
 		if c, ok := v.cache.get(raw); ok {
 			if err := v.checkTimes(c, now); err != nil {

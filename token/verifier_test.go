@@ -546,3 +546,27 @@ func TestNewVerifierConfig(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyAt: a consumer checks a record's token at the time the record
+// was produced. A token that has expired since is accepted; one expired or
+// not yet valid at that time is not; a time in the future is refused.
+func TestVerifyAt(t *testing.T) {
+	e := newEnv(t, nil)
+	v := e.verifier(t, nil)
+	produced := e.clock.Now()
+	tok := e.sign(t, func(c map[string]any) { c["exp"] = produced.Add(5 * time.Minute).Unix() })
+	e.clock.Advance(time.Hour) // the consumer catches up an hour later
+
+	if _, err := v.VerifyAt(context.Background(), tok, produced); err != nil {
+		t.Fatalf("at the record's time: %v", err)
+	}
+	_, err := v.Verify(context.Background(), tok)
+	wantReason(t, err, token.ReasonExpired, "token expired")
+	_, err = v.VerifyAt(context.Background(), tok, produced.Add(10*time.Minute))
+	wantReason(t, err, token.ReasonExpired, "token expired")
+	_, err = v.VerifyAt(context.Background(), tok, e.clock.Now().Add(time.Minute))
+	wantReason(t, err, token.ReasonNotYetValid, "in the future")
+	nbf := e.sign(t, func(c map[string]any) { c["nbf"] = produced.Add(time.Minute).Unix() })
+	_, err = v.VerifyAt(context.Background(), nbf, produced)
+	wantReason(t, err, token.ReasonNotYetValid, "not valid before")
+}

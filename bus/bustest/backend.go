@@ -98,9 +98,10 @@ func Run(t *testing.T, b Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cipher := NewPIICipher(t, fx.Catalog)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			c.run(&env{t: t, b: b, fx: fx, v: v, ns: Namespace()})
+			c.run(&env{t: t, b: b, fx: fx, v: v, pii: cipher, ns: Namespace()})
 		})
 	}
 }
@@ -118,11 +119,12 @@ func randHex(n int) string {
 // env is one case's world: a namespace on the backend, its transports and a
 // client.
 type env struct {
-	t  *testing.T
-	b  Backend
-	fx *Fixtures
-	v  *schema.Validator // compiled once per Run: clients share it
-	ns string
+	t   *testing.T
+	b   Backend
+	fx  *Fixtures
+	v   *schema.Validator // compiled once per Run: clients share it
+	pii bus.PIICipher     // one keyring per Run: every client encrypts PII
+	ns  string
 }
 
 // prepare creates the topics (and their dead-letter topics) of events.
@@ -156,9 +158,11 @@ func (e *env) transport() bus.Transport {
 	return tr
 }
 
-// client returns a bus.Client over tr that logs to the test.
-func (e *env) client(tr bus.Transport) *bus.Client {
-	c, err := bus.New(tr, bus.WithValidator(e.v), bus.WithLogger(TestLogger(e.t)))
+// client returns a bus.Client over tr that logs to the test and encrypts
+// PII, with opts.
+func (e *env) client(tr bus.Transport, opts ...bus.Option) *bus.Client {
+	opts = append([]bus.Option{bus.WithValidator(e.v), bus.WithLogger(TestLogger(e.t)), bus.WithPII(e.pii)}, opts...)
+	c, err := bus.New(tr, opts...)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/codec"
 	"github.com/inopsio/spine/event"
+	"github.com/inopsio/spine/pii"
 	"github.com/inopsio/spine/schema/registry"
 )
 
@@ -153,12 +154,18 @@ func casePoison(e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// encode builds a record by hand, its PII fields encrypted as a
+	// producer's would be.
 	encode := func(payload []byte, extra ...codec.Header) codec.Record {
 		h, err := event.NewHeader(event.Header{EventName: name, Source: ev.Source, TenantID: tenant,
 			Version: ev.Current().Version, Schema: ev.SchemaName})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if payload, err = e.pii.Encrypt(context.Background(), name, h.Version, tenant, h.EventID, payload); err != nil {
+			t.Fatal(err)
+		}
+		extra = append(extra, codec.Header{Key: codec.HeaderEncryption, Value: []byte(pii.HeaderValue)})
 		rec, err := codec.Encode(topic, event.Envelope{Header: h, Payload: payload}, schemaID, extra...)
 		if err != nil {
 			t.Fatal(err)

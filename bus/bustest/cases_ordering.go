@@ -29,10 +29,7 @@ func caseNonBlockingRetry(e *env) {
 	const name = "lead.created" // non-blocking in the catalog
 	topics := e.prepare(name)
 	tr := e.transport()
-	c, err := bus.New(tr, bus.WithValidator(e.v), bus.WithLogger(TestLogger(t)), bus.WithRetryDelays(parkDelay))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := e.client(tr, bus.WithRetryDelays(parkDelay))
 	_, parks := tr.(bus.RetryParker)
 	tenants := Tenants(6)
 	poison := e.fx.Event(t, name, tenants[0])
@@ -113,10 +110,7 @@ func caseStrictHold(e *env) {
 	const delay = 5 * time.Second     // far longer than handling the others takes
 	topics := e.prepare(name)
 	tr := e.transport()
-	c, err := bus.New(tr, bus.WithValidator(e.v), bus.WithLogger(TestLogger(t)), bus.WithRetryDelays(delay))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := e.client(tr, bus.WithRetryDelays(delay))
 	tenants := Tenants(6)
 	first := e.fx.Event(t, name, tenants[0])
 	var later, others []bus.Outgoing
@@ -176,10 +170,7 @@ func caseRetryAcrossRestart(e *env) {
 	const name = "lead.created"
 	topics := e.prepare(name)
 	tr := e.transport()
-	c, err := bus.New(tr, bus.WithValidator(e.v), bus.WithLogger(TestLogger(t)), bus.WithRetryDelays(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := e.client(tr, bus.WithRetryDelays(time.Second))
 	ev := e.fx.Event(t, name, Tenants(1)[0])
 	group := e.group("restart")
 	failed := make(chan struct{}, 1)

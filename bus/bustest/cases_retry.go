@@ -23,10 +23,7 @@ func caseRetrySchedule(e *env) {
 	const name = "lead.created"
 	topics := e.prepare(name)
 	tr := e.transport()
-	c, err := bus.New(tr, bus.WithValidator(e.v), bus.WithLogger(TestLogger(t)), bus.WithRetryDelays(retryDelays...))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := e.client(tr, bus.WithRetryDelays(retryDelays...))
 	tenants := Tenants(5)
 	poisonTenant := tenants[0]
 	poison := e.fx.Event(t, name, poisonTenant)

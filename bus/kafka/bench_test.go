@@ -21,7 +21,10 @@ import (
 // the very records Spine produces, and consuming (decode, validation,
 // per-key dispatch, commit per poll) against a plain group consumer with
 // franz-go's default autocommit. "spine-transport" is the transport alone,
-// under bus.Client, to tell the transport's cost from the client's. Each
+// under bus.Client, to tell the transport's cost from the client's;
+// "spine" sends lead.created's PII fields in plaintext (bus.WithPlaintextPII)
+// and "spine-secured" as production does: encrypted (AES-256-GCM under a
+// tenant key), with a service token on every record, checked on consume. Each
 // consume iteration is a new group reading benchConsume events from the
 // start, join included. Run:
 //
@@ -64,12 +67,14 @@ func benchBackends(b *testing.B, fn func(b *testing.B, brokers []string)) {
 func BenchmarkPublish(b *testing.B) {
 	benchBackends(b, func(b *testing.B, brokers []string) {
 		tr := newTransport(b, brokers, 3, "lead.created")
-		c := newClient(b, tr)
+		c := newPlainClient(b, tr)
+		sec := newBenchSecurity(b)
+		secured := sec.producer(b, tr)
 		events := benchEvents(benchBatch)
 
 		// The records Spine produces for these events, byte for byte.
 		cp := &capture{}
-		cc := newClient(b, cp)
+		cc := newPlainClient(b, cp)
 		if _, err := cc.Publish(b.Context(), events...); err != nil {
 			b.Fatal(err)
 		}
@@ -120,24 +125,33 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "events/s")
 		})
-		b.Run("spine", func(b *testing.B) {
-			for b.Loop() {
-				if _, err := c.Publish(b.Context(), events...); err != nil {
-					b.Fatal(err)
+		for name, c := range map[string]*bus.Client{"spine": c, "spine-secured": secured} {
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := c.Publish(b.Context(), events...); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "events/s")
-		})
+				b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
 	})
 }
 
 func BenchmarkConsume(b *testing.B) {
 	benchBackends(b, func(b *testing.B, brokers []string) {
 		tr := newTransport(b, brokers, 3, "lead.created")
-		c := newClient(b, tr)
+		c := newPlainClient(b, tr)
+		// The secured events live in a namespace of their own.
+		str := newTransport(b, brokers, 3, "lead.created")
+		sec := newBenchSecurity(b)
+		sp, sc := sec.producer(b, str), sec.consumer(b, str)
 		events := benchEvents(benchBatch)
 		for range benchConsume / benchBatch {
 			if _, err := c.Publish(b.Context(), events...); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := sp.Publish(b.Context(), events...); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -185,25 +199,30 @@ func BenchmarkConsume(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*benchConsume)/b.Elapsed().Seconds(), "events/s")
 		})
-		b.Run("spine", func(b *testing.B) {
-			for b.Loop() {
-				group++
-				var n atomic.Int64
-				ctx, cancel := context.WithCancel(b.Context())
-				sub := bus.Subscription{Group: fmt.Sprintf("spine-%d", group), Topics: []string{"lead.created"}, FromBeginning: true}
-				err := c.Subscribe(ctx, sub, func(context.Context, *bus.Message) error {
-					if n.Add(1) == benchConsume {
-						cancel()
+		for name, c := range map[string]*bus.Client{"spine": c, "spine-secured": sc} {
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					group++
+					var n atomic.Int64
+					ctx, cancel := context.WithCancel(b.Context())
+					sub := bus.Subscription{Group: fmt.Sprintf("spine-%d", group), Topics: []string{"lead.created"}, FromBeginning: true}
+					err := c.Subscribe(ctx, sub, func(_ context.Context, m *bus.Message) error {
+						if m.Encrypted != (name == "spine-secured") {
+							return bus.Permanent(errors.New("benchmark: wrong events"))
+						}
+						if n.Add(1) == benchConsume {
+							cancel()
+						}
+						return nil
+					})
+					cancel()
+					if err != nil {
+						b.Fatal(err)
 					}
-					return nil
-				})
-				cancel()
-				if err != nil {
-					b.Fatal(err)
 				}
-			}
-			b.ReportMetric(float64(b.N*benchConsume)/b.Elapsed().Seconds(), "events/s")
-		})
+				b.ReportMetric(float64(b.N*benchConsume)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
 	})
 }
 
@@ -212,13 +231,17 @@ func BenchmarkConsume(b *testing.B) {
 // header, trace, encoding), without a broker and so without its noise.
 func BenchmarkClientPrepare(b *testing.B) {
 	cp := &capture{}
-	c := newClient(b, cp)
-	events := benchEvents(benchBatch)
-	for b.Loop() {
-		cp.recs = cp.recs[:0]
-		if _, err := c.Publish(b.Context(), events...); err != nil {
-			b.Fatal(err)
-		}
+	sec := newBenchSecurity(b)
+	for name, c := range map[string]*bus.Client{"plaintext": newPlainClient(b, cp), "secured": sec.producer(b, cp)} {
+		b.Run(name, func(b *testing.B) {
+			events := benchEvents(benchBatch)
+			for b.Loop() {
+				cp.recs = cp.recs[:0]
+				if _, err := c.Publish(b.Context(), events...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/event")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/event")
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/bus/bustest"
 	"github.com/inopsio/spine/bus/kafka"
+	"github.com/inopsio/spine/catalog"
 )
 
 // backend is a Kafka-protocol broker the tests run against.
@@ -87,7 +88,7 @@ func newTransport(t testing.TB, brokers []string, partitions int32, topics ...st
 
 func newClient(t testing.TB, tr bus.Transport) *bus.Client {
 	t.Helper()
-	c, err := bus.New(tr, bus.WithLogger(testLogger()))
+	c, err := bus.New(tr, bus.WithLogger(testLogger()), bus.WithPII(bustest.NewPIICipher(t, catalog.MustDefault())))
 	if err != nil {
 		t.Fatal(err)
 	}

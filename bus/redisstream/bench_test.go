@@ -56,7 +56,7 @@ func benchEvents(b *testing.B, n int) ([]bus.Outgoing, []codec.Record) {
 		out[i] = fx.Event(b, benchEvent, tenants[i%len(tenants)])
 	}
 	var cp capture
-	c, err := bus.New(&cp)
+	c, err := bus.New(&cp, bus.WithPlaintextPII())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func BenchmarkPublish(b *testing.B) {
 }
 
 func newClientB(b *testing.B, tr bus.Transport) *bus.Client {
-	c, err := bus.New(tr)
+	c, err := bus.New(tr, bus.WithPlaintextPII())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/bus/bustest"
+	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/codec"
 )
 
@@ -50,7 +51,7 @@ func (r *received) snapshot() []*bus.Message {
 
 func newClient(t *testing.T, w *world, tr bus.Transport) *bus.Client {
 	t.Helper()
-	c, err := bus.New(tr, bus.WithLogger(slog.New(w.logs)))
+	c, err := bus.New(tr, bus.WithLogger(slog.New(w.logs)), bus.WithPII(bustest.NewPIICipher(t, catalog.MustDefault())))
 	if err != nil {
 		t.Fatal(err)
 	}

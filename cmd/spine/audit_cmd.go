@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inopsio/spine/audit"
-	"github.com/inopsio/spine/devserver"
 )
 
 func newAuditCmd() *cobra.Command {
@@ -94,7 +93,7 @@ func newAuditVerifyCmd() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&dataDir, "data-dir", envOr("SPINE_DATA_DIR", devserver.DefaultDataDir), "where the SQLite audit trail ("+auditFile+") lives ($SPINE_DATA_DIR)")
+	dataDirFlag(cmd, &dataDir)
 	fl.StringVar(&postgres, "postgres", envOr("SPINE_AUDIT_POSTGRES", ""), "PostgreSQL URL of the audit trail, instead of SQLite ($SPINE_AUDIT_POSTGRES)")
 	fl.StringVar(&table, "audit-table", audit.DefaultTable, "PostgreSQL table of the audit trail")
 	_ = fl.MarkHidden("audit-table") // tests use a table each

@@ -16,9 +16,13 @@ func newDevCmd() *cobra.Command {
 		Use:   "dev [--data-dir DIR] [--kafka-addr HOST:PORT] [--http-addr HOST:PORT]",
 		Short: "Run the whole platform in one process",
 		Long: "Run the platform on one machine: the embedded Kafka-protocol broker with\n" +
-			"every catalog topic (any Kafka client can connect), and the local schema\n" +
-			"registry over the Confluent REST API. Data persists in the data dir.\n" +
-			"Ctrl-C stops it cleanly.",
+			"every catalog topic (any Kafka client can connect), the local schema\n" +
+			"registry over the Confluent REST API, and a dev OIDC token issuer at\n" +
+			"http://<http-addr>/realms/spine with a client per catalog service and\n" +
+			"spine-cli. The first start creates the master key that encrypts PII\n" +
+			"(<data-dir>/keys/master.key). Everything persists in the data dir, where\n" +
+			"spine publish, tail and consume find the keyring and the issuer with no\n" +
+			"other setup. Ctrl-C stops it cleanly.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = newLogger(cmd.ErrOrStderr(), slog.LevelInfo)
@@ -32,8 +36,8 @@ func newDevCmd() *cobra.Command {
 			return s.Close(ctx)
 		},
 	}
-	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", envOr("SPINE_DATA_DIR", devserver.DefaultDataDir), "where events and state persist ($SPINE_DATA_DIR)")
+	dataDirFlag(cmd, &cfg.DataDir)
 	cmd.Flags().StringVar(&cfg.KafkaAddr, "kafka-addr", devserver.DefaultKafkaAdr, "address of the embedded Kafka broker")
-	cmd.Flags().StringVar(&cfg.HTTPAddr, "http-addr", devserver.DefaultHTTPAddr, "address of the HTTP server (schema registry, health)")
+	cmd.Flags().StringVar(&cfg.HTTPAddr, "http-addr", devserver.DefaultHTTPAddr, "address of the HTTP server (schema registry, token issuer, health)")
 	return cmd
 }

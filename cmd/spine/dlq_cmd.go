@@ -13,7 +13,6 @@ import (
 	"github.com/inopsio/spine/audit"
 	"github.com/inopsio/spine/bus/kafka"
 	"github.com/inopsio/spine/catalog"
-	"github.com/inopsio/spine/devserver"
 	"github.com/inopsio/spine/dlq"
 )
 
@@ -214,7 +213,7 @@ func (a *dlqAction) add(cmd *cobra.Command) {
 	fl.StringVar(&a.actor, "actor", envOr("SPINE_ACTOR", ""), "who, for the audit trail ($SPINE_ACTOR; default the OS user)")
 	fl.BoolVar(&a.dryRun, "dry-run", false, "print what would be done; change nothing")
 	fl.BoolVar(&a.asJSON, "json", false, "print the report as JSON")
-	fl.StringVar(&a.dataDir, "data-dir", envOr("SPINE_DATA_DIR", devserver.DefaultDataDir), "where the SQLite audit trail (audit.db) lives ($SPINE_DATA_DIR)")
+	dataDirFlag(cmd, &a.dataDir)
 	fl.StringVar(&a.postgres, "postgres", envOr("SPINE_AUDIT_POSTGRES", ""), "PostgreSQL URL of the audit trail, instead of SQLite ($SPINE_AUDIT_POSTGRES)")
 	fl.StringVar(&a.auditTable, "audit-table", audit.DefaultTable, "PostgreSQL table of the audit trail")
 	_ = fl.MarkHidden("audit-table") // tests use a table each

@@ -49,7 +49,7 @@ func newDlqWorld(t *testing.T) *dlqWorld {
 	}
 	t.Cleanup(func() { _ = tr.Close() })
 	w.tr = tr
-	client, err := bus.New(tr, bus.WithLogger(quiet))
+	client, err := bus.New(tr, bus.WithLogger(quiet), bus.WithPII(devCipher(t, s.DataDir())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func newDlqWorld(t *testing.T) *dlqWorld {
 	spec := mustReadFile(t, repoFile("schema", "testdata", "spec", "lead.created.json"))
 	for _, tenant := range []string{"7c9e6679-7425-40de-944b-e07fc1f90ae7", w.tenantB, w.tenantB} {
 		p := bytes.ReplaceAll(spec, []byte("7c9e6679-7425-40de-944b-e07fc1f90ae7"), []byte(tenant))
-		r := runCLI(t, string(p), "publish", "--brokers", w.brokers, "lead.created", "-")
+		r := runCLI(t, string(p), append(devArgs(s), "publish", "lead.created", "-")...)
 		if r.code != 0 {
 			t.Fatalf("publish: exit %d: %s", r.code, r.stderr)
 		}

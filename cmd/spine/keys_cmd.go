@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inopsio/spine/audit"
-	"github.com/inopsio/spine/devserver"
 	"github.com/inopsio/spine/keys"
 )
 
@@ -40,7 +39,7 @@ type keysConn struct {
 
 func (c *keysConn) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&c.dataDir, "data-dir", envOr("SPINE_DATA_DIR", devserver.DefaultDataDir), "where keys/ and the SQLite audit trail live ($SPINE_DATA_DIR)")
+	dataDirFlag(cmd, &c.dataDir)
 	fl.StringVar(&c.vaultAddr, "vault-addr", envOr("VAULT_ADDR", ""), "Vault's address ($VAULT_ADDR)")
 	fl.StringVar(&c.vaultKey, "vault-key", envOr("SPINE_VAULT_KEY", ""), "Vault Transit key that wraps the data keys ($SPINE_VAULT_KEY; default: the local master key)")
 	fl.StringVar(&c.vaultMount, "vault-mount", envOr("SPINE_VAULT_MOUNT", "transit"), "where Vault's Transit engine is mounted ($SPINE_VAULT_MOUNT)")

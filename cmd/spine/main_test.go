@@ -11,9 +11,14 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/sr/srfake"
+	"go.uber.org/goleak"
 
 	"github.com/inopsio/spine/catalog"
 )
+
+// Commands start brokers, HTTP servers, consumers and child processes;
+// each must be gone when its command returns.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type cliResult struct {
 	code           int
@@ -218,4 +223,39 @@ func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
+}
+
+// Every command that keeps or reads local state has the same --data-dir:
+// same default ($SPINE_DATA_DIR, else ./.spine), same meaning.
+func TestDataDirFlag(t *testing.T) {
+	commands := [][]string{
+		{"dev"}, {"publish"}, {"tail"}, {"consume"}, {"dlq", "replay"}, {"dlq", "purge"},
+		{"keys", "list"}, {"keys", "rotate"}, {"keys", "shred"}, {"audit", "verify"},
+	}
+	for _, env := range []string{"", "/srv/spine"} {
+		t.Setenv("SPINE_DATA_DIR", env)
+		want := env
+		if want == "" {
+			want = ".spine"
+		}
+		root := newRootCmd(strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+		var usage string
+		for _, path := range commands {
+			cmd, _, err := root.Find(path)
+			if err != nil {
+				t.Fatalf("%v: %v", path, err)
+			}
+			f := cmd.Flags().Lookup("data-dir")
+			switch {
+			case f == nil:
+				t.Errorf("spine %s has no --data-dir", strings.Join(path, " "))
+				continue
+			case f.DefValue != want:
+				t.Errorf("spine %s --data-dir defaults to %q with SPINE_DATA_DIR=%q, want %q", strings.Join(path, " "), f.DefValue, env, want)
+			case usage != "" && f.Usage != usage:
+				t.Errorf("spine %s --data-dir: %q, others say %q", strings.Join(path, " "), f.Usage, usage)
+			}
+			usage = f.Usage
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/bus/bustest"
+	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/dedup"
 	"github.com/inopsio/spine/dedup/pginbox"
 )
@@ -34,7 +35,7 @@ func TestHandlerOverBus(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			c, err := bus.New(bustest.NewMemory(), bus.WithLogger(bustest.TestLogger(t)))
+			c, err := bus.New(bustest.NewMemory(), bus.WithLogger(bustest.TestLogger(t)), bus.WithPII(bustest.NewPIICipher(t, catalog.MustDefault())))
 			if err != nil {
 				t.Fatal(err)
 			}
