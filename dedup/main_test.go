@@ -3,7 +3,6 @@ package dedup_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,29 +12,15 @@ import (
 
 	"github.com/inopsio/spine/bus/bustest"
 	"github.com/inopsio/spine/dedup"
+	"github.com/inopsio/spine/internal/fakeclock"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // clock is a settable time for the memory store.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type clock = fakeclock.Clock
 
-func newClock() *clock { return &clock{now: time.Date(2025, 10, 24, 14, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *clock { return fakeclock.New(time.Date(2025, 10, 24, 14, 0, 0, 0, time.UTC)) }
 
 // redisClient connects to the test Redis (SPINE_TEST_REDIS), or skips.
 func redisClient(t testing.TB) *redis.Client {

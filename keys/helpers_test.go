@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,32 +13,16 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/inopsio/spine/bus/bustest"
+	"github.com/inopsio/spine/internal/fakeclock"
 	"github.com/inopsio/spine/keys"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // clock is a fake clock that tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type clock = fakeclock.Clock
 
-func newClock() *clock {
-	return &clock{now: time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *clock { return fakeclock.New(time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC)) }
 
 const day = 24 * time.Hour
 

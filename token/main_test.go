@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"go.uber.org/goleak"
 
+	"github.com/inopsio/spine/internal/fakeclock"
 	"github.com/inopsio/spine/token"
 	"github.com/inopsio/spine/token/issuer"
 )
@@ -27,26 +27,9 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeClock is a settable clock shared by an issuer and the code under test.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type fakeClock = fakeclock.Clock
 
-func newClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *fakeClock { return fakeclock.New(time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)) }
 
 // env is a dev issuer served over real HTTP (httptest), with counters of the
 // requests each endpoint received and a switch to fail the token endpoint.

@@ -36,7 +36,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -289,9 +288,4 @@ func vaultError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string][]string{"errors": {msg}})
-}
-
-// String describes the server (never its token).
-func (s *Server) String() string {
-	return fmt.Sprintf("fake Vault Transit at %s/v1/%s", s.URL, s.mount)
 }
