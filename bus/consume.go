@@ -12,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/otel/codes"
 
+	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/codec"
 	"github.com/inopsio/spine/event"
 	"github.com/inopsio/spine/pii"
@@ -171,32 +172,45 @@ func (c *Client) check(ctx context.Context, d *Delivery, topic string) (*Message
 	if hd.Schema != e.SchemaName {
 		return nil, &rejection{KindMismatch, fmt.Errorf("header schema %q, catalog has %q for %s", hd.Schema, e.SchemaName, e.Name)}
 	}
-	// PII fields travel encrypted (spec §9): such a payload is validated
-	// with ciphertext in their place; secure decrypts and validates the
-	// plaintext.
+	// PII fields travel encrypted (spec §9). A client with the keys
+	// validates the payload once, decrypted (secure); one without validates
+	// it with ciphertext in place of the PII fields.
 	validate := c.validator.ValidateKey
 	enc, encrypted := lookupHeader(dec.Extra, codec.HeaderEncryption)
 	switch {
 	case encrypted && enc != pii.HeaderValue:
 		return nil, &rejection{KindDecrypt, fmt.Errorf("%s %q: unknown encryption", codec.HeaderEncryption, enc)}
+	case encrypted && c.pii != nil:
+		validate = nil
 	case encrypted:
 		validate = c.validator.ValidateKeyEncrypted
 	case !c.plaintextPII && len(e.Version(hd.Version).PII) > 0:
 		return nil, &rejection{KindPlaintext, fmt.Errorf("%s %s carries PII fields %v without %s: they are plaintext",
 			e.Name, hd.Version, e.Version(hd.Version).PII, codec.HeaderEncryption)}
 	}
-	key, err := validate(e.Name, hd.Version, dec.Envelope.Payload)
-	if err != nil {
-		return nil, &rejection{KindSchema, err}
-	}
-	if key != hd.TenantID {
-		return nil, &rejection{KindMismatch, fmt.Errorf("payload %s does not match the header's tenant_id %s", e.PartitionKey, hd.TenantID)}
+	if validate != nil {
+		if rej := c.validatePayload(validate, e, hd, dec.Envelope.Payload); rej != nil {
+			return nil, rej
+		}
 	}
 	return &Message{
 		Envelope: dec.Envelope, SchemaID: dec.SchemaID, Topic: topic, Partition: d.Partition,
 		Offset: d.Offset, ID: d.ID, Attempt: d.Attempt, Timestamp: d.Timestamp, Headers: dec.Extra,
-		Encrypted: encrypted, producer: e.Source, hasPII: len(e.Version(hd.Version).PII) > 0,
+		Encrypted: encrypted, producer: e.Source, hasPII: len(e.Version(hd.Version).PII) > 0, event: e,
 	}, nil
+}
+
+// validatePayload validates payload and checks that its partition key is
+// the header's tenant.
+func (c *Client) validatePayload(validate func(string, string, []byte) (string, error), e *catalog.Event, hd event.Header, payload []byte) *rejection {
+	key, err := validate(e.Name, hd.Version, payload)
+	if err != nil {
+		return &rejection{KindSchema, err}
+	}
+	if key != hd.TenantID {
+		return &rejection{KindMismatch, fmt.Errorf("payload %s does not match the header's tenant_id %s", e.PartitionKey, hd.TenantID)}
+	}
+	return nil
 }
 
 var errPanicked = errors.New("handler panicked")

@@ -3,6 +3,7 @@ package bus
 import (
 	"time"
 
+	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/codec"
 	"github.com/inopsio/spine/event"
 )
@@ -37,6 +38,7 @@ type Message struct {
 	// (WithPII), as ciphertext strings otherwise.
 	Encrypted bool
 
-	producer string // the event's catalog producer
-	hasPII   bool   // its schema version has PII fields
+	producer string         // the event's catalog producer
+	hasPII   bool           // its schema version has PII fields
+	event    *catalog.Event // its catalog entry
 }

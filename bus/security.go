@@ -140,14 +140,18 @@ func (c *Client) secure(ctx context.Context, group string, m *Message) (*rejecti
 			if aerr := c.auditPII(ctx, "pii.decrypt", "failed", entry); aerr != nil {
 				return nil, aerr
 			}
-			if permanentDecrypt(err) {
+			switch {
+			case errors.Is(err, pii.ErrInvalidPayload) || errors.Is(err, pii.ErrNotString):
+				return &rejection{KindSchema, err}, nil
+			case permanentDecrypt(err):
 				return &rejection{KindDecrypt, err}, nil
 			}
 			return nil, fmt.Errorf("decrypt %s: %w", h.EventID, err)
 		}
-		// A producer could encrypt what it never validated.
-		if _, err := c.validator.ValidateKey(h.EventName, h.Version, plain); err != nil {
-			return &rejection{KindSchema, fmt.Errorf("decrypted payload: %w", err)}, nil
+		// The one validation of an encrypted payload, on the plaintext: a
+		// producer could encrypt what it never validated.
+		if rej := c.validatePayload(c.validator.ValidateKey, m.event, h, plain); rej != nil {
+			return rej, nil
 		}
 		m.Payload, decrypted = plain, true
 	}
