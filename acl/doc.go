@@ -65,11 +65,14 @@
 // kfake.EnableSASL and kfake.EnableACLs (and kfake.Superuser for the
 // operator), and so does Apache Kafka with an authorizer and authenticated
 // listeners; this package's tests apply the grants to both and check, as
-// each service, what is allowed and refused. The Apache Kafka of
-// scripts/services.sh has neither (PLAINTEXT, no authorizer.class.name):
-// every ACL request fails there with SECURITY_DISABLED, which Apply
-// reports (errors.Is kerr.SecurityDisabled). Under KRaft a broker enforces
-// them with, in server.properties:
+// each service, what is allowed and refused. scripts/services.sh runs two
+// Apache Kafka 4.1.1 brokers, and CI (make test) tests against both: its
+// kafka-sasl service (SPINE_TEST_KAFKA_SASL) is configured as below and
+// runs the enforcement tests; its plain kafka (SPINE_TEST_KAFKA) has
+// neither (PLAINTEXT, no authorizer.class.name): every ACL request fails
+// there with SECURITY_DISABLED, which Apply reports (errors.Is
+// kerr.SecurityDisabled). Under KRaft a broker enforces them with, in
+// server.properties:
 //
 //	authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 //	super.users=User:admin

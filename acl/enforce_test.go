@@ -3,7 +3,6 @@ package acl_test
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/inopsio/spine/acl"
+	"github.com/inopsio/spine/bus/bustest"
 	"github.com/inopsio/spine/catalog"
 )
 
@@ -32,11 +32,12 @@ var serviceUsers = []string{"crm-service", "erp-service", "analytics-service", "
 
 // apacheSASLEnv names an Apache Kafka listener (host:port) with SASL PLAIN
 // for the users above, super.users=User:admin and
-// authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer.
-// scripts/services.sh does not start one (its broker has no security), so
-// these tests skip that broker unless the variable is set (apacheBroker
-// says how to configure one). The tests delete every ACL of the catalog's
-// principals there: point it at a test cluster only.
+// authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer:
+// the kafka-sasl service of scripts/services.sh (apacheBroker says how to
+// configure another). Like every real service, it is skipped when unset and
+// a failure when unset under SPINE_REQUIRE_SERVICES=1 (bustest.Service).
+// The tests delete every ACL of the catalog's principals there: point it at
+// a test cluster only.
 const apacheSASLEnv = "SPINE_TEST_KAFKA_SASL"
 
 // broker is a cluster that authenticates clients and enforces ACLs.
@@ -104,10 +105,7 @@ func kfakeBroker(t *testing.T, ns string) *broker {
 // no ACL for the test users.
 func apacheBroker(t *testing.T, ns string) *broker {
 	t.Helper()
-	addr := os.Getenv(apacheSASLEnv)
-	if addr == "" {
-		t.Skipf("%s is not set: no Apache Kafka with SASL and an authorizer to test against", apacheSASLEnv)
-	}
+	addr := bustest.Service(t, apacheSASLEnv)
 	b := &broker{addr: addr, base: "acl-test-" + uuid.NewString()[:8] + ".", mech: func(user string) sasl.Mechanism {
 		return plain.Auth{User: user, Pass: user + "-secret"}.AsMechanism()
 	}}

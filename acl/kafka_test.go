@@ -14,7 +14,8 @@ import (
 	"github.com/inopsio/spine/catalog"
 )
 
-// The Apache Kafka of scripts/services.sh runs without an authorizer, as
+// The plain Apache Kafka of scripts/services.sh (SPINE_TEST_KAFKA; its
+// kafka-sasl service is the one with an authorizer) runs without one, as
 // most development brokers do: it can hold no ACL, and Apply says so
 // instead of reporting grants it could not make.
 func TestApacheKafkaWithoutAuthorizer(t *testing.T) {

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # scripts/services.sh — install and run the real services spine's tests use:
-#   Kafka 4.x (KRaft, single combined broker+controller node, jars from Maven Central),
+#   Kafka 4.x twice (KRaft, single combined broker+controller node, jars from Maven Central):
+#     kafka       PLAINTEXT, no authorizer (the transports' tests);
+#     kafka-sasl  SASL_PLAINTEXT/PLAIN on both listeners, StandardAuthorizer, super user
+#                 admin (the ACL enforcement tests of package acl);
 #   Redis (Debian package, AOF on), PostgreSQL (Debian package), and kcat.
 # Everything listens on 127.0.0.1 only. See docs/operations/services.md.
 #
@@ -11,8 +14,8 @@
 #   status  one line per service; exit status 1 if any is down.
 #   env     print the export lines tests use: eval "$(scripts/services.sh env)"
 #   reset   down, then delete all service data (the downloaded jars are kept).
-#   restart SERVICE   stop kafka, redis or postgres and start it again (data kept):
-#           the broker-restart tests use it.
+#   restart SERVICE   stop kafka, kafka-sasl, redis or postgres and start it again
+#           (data kept): the broker-restart tests use it.
 #
 # Progress goes to stderr, one short line per step; only `env`/`up` write stdout.
 set -euo pipefail
@@ -25,16 +28,23 @@ LOG4J_VERSION="${SPINE_LOG4J_VERSION:-2.24.3}"
 KAFKA_PORT="${SPINE_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${SPINE_KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_HEAP="${SPINE_KAFKA_HEAP:-512m}"
+KAFKA_SASL_PORT="${SPINE_KAFKA_SASL_PORT:-19094}"
+KAFKA_SASL_CONTROLLER_PORT="${SPINE_KAFKA_SASL_CONTROLLER_PORT:-19095}"
+KAFKA_SASL_HEAP="${SPINE_KAFKA_SASL_HEAP:-256m}"
+# SASL/PLAIN users of kafka-sasl, each with the password <user>-secret: admin (the
+# super user, also the broker's own inter-broker and controller identity) and the
+# catalog services acl/enforce_test.go acts as (its serviceUsers).
+KAFKA_SASL_ADMIN="admin"
+KAFKA_SASL_USERS=("$KAFKA_SASL_ADMIN" crm-service erp-service analytics-service spine-admin)
 REDIS_PORT="${SPINE_REDIS_PORT:-16379}"
 POSTGRES_PORT="${SPINE_POSTGRES_PORT:-15432}"
 START_TIMEOUT="${SPINE_SERVICES_TIMEOUT:-120}" # seconds to wait for each service
 HOST=127.0.0.1
 
-KAFKA_DIR="$STATE/kafka"
-KAFKA_LIBS="$KAFKA_DIR/dist-$KAFKA_VERSION/libs"
-KAFKA_DATA="$KAFKA_DIR/data"
-KAFKA_LOGS="$KAFKA_DIR/logs"
-KAFKA_PID="$KAFKA_DIR/kafka.pid"
+# The jar cache, shared by both Kafka instances; each instance's own files
+# (config, data, logs, pid) are in $STATE/<instance> (see kafka_select).
+KAFKA_DIST="$STATE/kafka/dist-$KAFKA_VERSION"
+KAFKA_LIBS="$KAFKA_DIST/libs"
 REDIS_DIR="$STATE/redis"
 REDIS_PID="$REDIS_DIR/redis.pid"
 REDIS_LOG="$REDIS_DIR/redis.log"
@@ -63,6 +73,7 @@ die_log() {
 
 print_env() {
 	echo "export SPINE_TEST_KAFKA=$HOST:$KAFKA_PORT"
+	echo "export SPINE_TEST_KAFKA_SASL=$HOST:$KAFKA_SASL_PORT"
 	echo "export SPINE_TEST_REDIS=$HOST:$REDIS_PORT"
 	echo "export SPINE_TEST_POSTGRES=postgres://spine:spine@$HOST:$POSTGRES_PORT/spine?sslmode=disable"
 }
@@ -156,11 +167,18 @@ ensure_java() {
 }
 
 # Resolve kafka_2.13 and its runtime dependencies from Maven Central into $KAFKA_LIBS (once).
+# kafka and kafka-sasl start in parallel: one resolves, the other waits for it (fd 8).
 ensure_kafka_jars() {
 	[[ -f "$KAFKA_LIBS/.complete" ]] && return 0
-	command -v mvn >/dev/null 2>&1 || apt_install maven
-	local build="$KAFKA_DIR/dist-$KAFKA_VERSION"
+	local build="$KAFKA_DIST"
 	mkdir -p "$build"
+	exec 8>"$build/.lock"
+	flock -w 600 8 || die "another services.sh has been resolving the Kafka jars for 10 minutes ($build/.lock)"
+	if [[ -f "$KAFKA_LIBS/.complete" ]]; then
+		exec 8>&-
+		return 0
+	fi
+	command -v mvn >/dev/null 2>&1 || apt_install maven
 	rm -rf "$KAFKA_LIBS"
 	cat >"$build/pom.xml" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
@@ -221,25 +239,71 @@ EOF
 	fi
 	touch "$KAFKA_LIBS/.complete"
 	log "kafka jars ready: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars in $KAFKA_LIBS"
+	exec 8>&-
 }
 
 # ---------------------------------------------------------------- kafka
-kafka_ready() { [[ -n "${KCAT:-}" ]] && timeout 10 "$KCAT" -L -b "$HOST:$KAFKA_PORT" -m 3 >/dev/null 2>&1; }
-kafka_running() { pid_matches "$KAFKA_PID" "kafka.Kafka $KAFKA_DIR/server.properties"; }
+# Two instances run from the same jars: kafka (PLAINTEXT, no authorizer) and
+# kafka-sasl (SASL_PLAINTEXT/PLAIN on the broker and the controller listener,
+# StandardAuthorizer). kafka_select points the K_* variables at one of them;
+# every kafka_* function below works on the selected instance.
+KAFKA_INSTANCES=(kafka kafka-sasl)
+kafka_select() { # kafka_select NAME
+	case "$1" in
+	kafka)
+		K_PORT="$KAFKA_PORT" K_CPORT="$KAFKA_CONTROLLER_PORT" K_HEAP="$KAFKA_HEAP" K_SASL=0
+		K_PORT_VARS="SPINE_KAFKA_PORT/SPINE_KAFKA_CONTROLLER_PORT"
+		;;
+	kafka-sasl)
+		K_PORT="$KAFKA_SASL_PORT" K_CPORT="$KAFKA_SASL_CONTROLLER_PORT" K_HEAP="$KAFKA_SASL_HEAP" K_SASL=1
+		K_PORT_VARS="SPINE_KAFKA_SASL_PORT/SPINE_KAFKA_SASL_CONTROLLER_PORT"
+		;;
+	*) die "unknown kafka instance '$1' (${KAFKA_INSTANCES[*]})" ;;
+	esac
+	K_NAME="$1"
+	K_DIR="$STATE/$1"
+	K_DATA="$K_DIR/data"
+	K_LOGS="$K_DIR/logs"
+	K_PID="$K_DIR/kafka.pid"
+}
+
+# kcat_auth: the kcat options that log in as the admin on the selected instance.
+kcat_auth() {
+	((K_SASL)) || return 0
+	printf '%s\n' -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN \
+		-X "sasl.username=$KAFKA_SASL_ADMIN" -X "sasl.password=$KAFKA_SASL_ADMIN-secret"
+}
+kafka_ready() {
+	[[ -n "${KCAT:-}" ]] || return 1
+	local auth=()
+	mapfile -t auth < <(kcat_auth)
+	timeout 10 "$KCAT" -L -b "$HOST:$K_PORT" -m 3 "${auth[@]}" >/dev/null 2>&1
+}
+kafka_running() { pid_matches "$K_PID" "kafka.Kafka $K_DIR/server.properties"; }
 
 write_kafka_config() {
-	mkdir -p "$KAFKA_DATA" "$KAFKA_LOGS"
-	cat >"$KAFKA_DIR/server.properties" <<EOF
+	mkdir -p "$K_DATA" "$K_LOGS"
+	local listeners
+	if ((K_SASL)); then
+		listeners="listeners=SASL_PLAINTEXT://$HOST:$K_PORT,CONTROLLER://$HOST:$K_CPORT
+advertised.listeners=SASL_PLAINTEXT://$HOST:$K_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_PLAINTEXT
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+	else
+		listeners="listeners=PLAINTEXT://$HOST:$K_PORT,CONTROLLER://$HOST:$K_CPORT
+advertised.listeners=PLAINTEXT://$HOST:$K_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+	fi
+	cat >"$K_DIR/server.properties" <<EOF
 # Generated by scripts/services.sh on every start; edits are overwritten.
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs=$KAFKA_DATA
+controller.quorum.voters=1@$HOST:$K_CPORT
+$listeners
+log.dirs=$K_DATA
 num.partitions=1
 default.replication.factor=1
 offsets.topic.replication.factor=1
@@ -252,14 +316,34 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 delete.topic.enable=true
 EOF
-	cat >"$KAFKA_DIR/log4j2.properties" <<EOF
+	if ((K_SASL)); then
+		# One JAAS entry per listener: the broker authenticates clients against the
+		# user_<name> entries and logs in to itself and to the controller as the admin.
+		# The controller listener authenticates too: under KRaft clients may send it
+		# admin requests (CreateAcls included), see acl/doc.go.
+		local jaas u
+		jaas="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$KAFKA_SASL_ADMIN\" password=\"$KAFKA_SASL_ADMIN-secret\""
+		for u in "${KAFKA_SASL_USERS[@]}"; do jaas+=" user_$u=\"$u-secret\""; done
+		jaas+=";"
+		cat >>"$K_DIR/server.properties" <<EOF
+sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=$jaas
+listener.name.controller.plain.sasl.jaas.config=$jaas
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:$KAFKA_SASL_ADMIN
+allow.everyone.if.no.acl.found=false
+EOF
+	fi
+	cat >"$K_DIR/log4j2.properties" <<EOF
 # Generated by scripts/services.sh.
 status = warn
-name = spine-kafka
+name = spine-$K_NAME
 appender.file.type = RollingFile
 appender.file.name = FILE
-appender.file.fileName = $KAFKA_LOGS/server.log
-appender.file.filePattern = $KAFKA_LOGS/server.log.%i
+appender.file.fileName = $K_LOGS/server.log
+appender.file.filePattern = $K_LOGS/server.log.%i
 appender.file.layout.type = PatternLayout
 appender.file.layout.pattern = [%d] %p %m (%c)%n
 appender.file.policies.type = Policies
@@ -276,79 +360,87 @@ logger.request.level = WARN
 EOF
 }
 
-kafka_up() {
+kafka_up() { # kafka_up NAME
+	kafka_select "$1"
 	ensure_kcat
+	local extra=""
+	if ((K_SASL)); then extra=", SASL_PLAINTEXT/PLAIN, StandardAuthorizer, super user $KAFKA_SASL_ADMIN"; fi
 	if kafka_running; then
 		if kafka_ready; then
-			log "kafka already up on $HOST:$KAFKA_PORT (pid $(pid_of "$KAFKA_PID"))"
+			log "$K_NAME already up on $HOST:$K_PORT (pid $(pid_of "$K_PID"))"
 			return 0
 		fi
-		log "kafka process $(pid_of "$KAFKA_PID") is running but not answering yet; waiting"
+		log "$K_NAME process $(pid_of "$K_PID") is running but not answering yet; waiting"
 	else
-		if [[ -e "$KAFKA_PID" ]]; then
-			log "kafka: removing stale pid file (no kafka of ours runs as pid $(pid_of "$KAFKA_PID"))"
-			rm -f "$KAFKA_PID"
+		if [[ -e "$K_PID" ]]; then
+			log "$K_NAME: removing stale pid file (no kafka of ours runs as pid $(pid_of "$K_PID"))"
+			rm -f "$K_PID"
 		fi
 		local p
-		for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+		for p in "$K_PORT" "$K_CPORT"; do
 			if port_open "$p"; then
-				die "kafka: port $HOST:$p is already in use by another process ($(port_owner "$p")); stop it or set SPINE_KAFKA_PORT/SPINE_KAFKA_CONTROLLER_PORT"
+				die "$K_NAME: port $HOST:$p is already in use by another process ($(port_owner "$p")); stop it or set $K_PORT_VARS"
 			fi
 		done
 		ensure_java
 		ensure_kafka_jars
 		write_kafka_config
 		local cp="$KAFKA_LIBS/*"
-		if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
-			local cid
-			cid="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-			log "kafka: formatting storage in $KAFKA_DATA (cluster id $cid)"
-			"$JAVA" -Xmx256m -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" -Dkafka.logs.dir="$KAFKA_LOGS" \
-				-cp "$cp" kafka.tools.StorageTool format --ignore-formatted -t "$cid" -c "$KAFKA_DIR/server.properties" \
-				</dev/null >"$KAFKA_LOGS/format.log" 2>&1 || die_log "$KAFKA_LOGS/format.log" "kafka: storage format failed"
+		if [[ ! -f "$K_DATA/meta.properties" ]]; then
+			# A cluster id beginning with "-" would be read as an option (Kafka's own
+			# Uuid.randomUuid avoids those too), so draw until it does not.
+			local cid="-"
+			while [[ "$cid" == -* ]]; do
+				cid="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+			done
+			log "$K_NAME: formatting storage in $K_DATA (cluster id $cid)"
+			"$JAVA" -Xmx256m -Dlog4j2.configurationFile="$K_DIR/log4j2.properties" -Dkafka.logs.dir="$K_LOGS" \
+				-cp "$cp" kafka.tools.StorageTool format --ignore-formatted -t "$cid" -c "$K_DIR/server.properties" \
+				</dev/null >"$K_LOGS/format.log" 2>&1 || die_log "$K_LOGS/format.log" "$K_NAME: storage format failed"
 		fi
-		log "kafka: starting $KAFKA_VERSION (KRaft broker+controller) on $HOST:$KAFKA_PORT"
+		log "$K_NAME: starting $KAFKA_VERSION (KRaft broker+controller) on $HOST:$K_PORT"
 		local pid
 		# setsid: own session, so it outlives the calling shell and its process group.
-		setsid "$JAVA" -Xms256m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		setsid "$JAVA" -Xms256m -Xmx"$K_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
 			-XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
-			-Djava.awt.headless=true -Dkafka.logs.dir="$KAFKA_LOGS" \
-			-Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
-			-cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties" \
-			</dev/null >>"$KAFKA_LOGS/kafka.out" 2>&1 9>&- &
+			-Djava.awt.headless=true -Dkafka.logs.dir="$K_LOGS" \
+			-Dlog4j2.configurationFile="$K_DIR/log4j2.properties" \
+			-cp "$cp" kafka.Kafka "$K_DIR/server.properties" \
+			</dev/null >>"$K_LOGS/kafka.out" 2>&1 8>&- 9>&- &
 		pid=$!
-		echo "$pid" >"$KAFKA_PID"
+		echo "$pid" >"$K_PID"
 	fi
 	local deadline=$((SECONDS + START_TIMEOUT))
 	while ((SECONDS < deadline)); do
-		kafka_ready && { log "kafka up on $HOST:$KAFKA_PORT (pid $(pid_of "$KAFKA_PID"))"; return 0; }
+		kafka_ready && { log "$K_NAME up on $HOST:$K_PORT (pid $(pid_of "$K_PID")$extra)"; return 0; }
 		if ! kafka_running; then
-			rm -f "$KAFKA_PID"
-			show_tail "$KAFKA_LOGS/kafka.out" 10
-			die_log "$KAFKA_LOGS/server.log" "kafka exited during startup (logs: $KAFKA_LOGS)"
+			rm -f "$K_PID"
+			show_tail "$K_LOGS/kafka.out" 10
+			die_log "$K_LOGS/server.log" "$K_NAME exited during startup (logs: $K_LOGS)"
 		fi
 		sleep 0.5
 	done
-	kafka_stop >/dev/null 2>&1 || true
-	die_log "$KAFKA_LOGS/server.log" "kafka did not answer on $HOST:$KAFKA_PORT within ${START_TIMEOUT}s; stopped it"
+	kafka_stop "$K_NAME" >/dev/null 2>&1 || true
+	die_log "$K_LOGS/server.log" "$K_NAME did not answer on $HOST:$K_PORT within ${START_TIMEOUT}s; stopped it"
 }
 
-kafka_stop() {
+kafka_stop() { # kafka_stop NAME
+	kafka_select "$1"
 	if ! kafka_running; then
-		[[ -e "$KAFKA_PID" ]] && rm -f "$KAFKA_PID"
-		log "kafka already stopped"
+		[[ -e "$K_PID" ]] && rm -f "$K_PID"
+		log "$K_NAME already stopped"
 		return 0
 	fi
 	local pid
-	pid="$(pid_of "$KAFKA_PID")"
-	log "kafka: stopping (pid $pid)"
+	pid="$(pid_of "$K_PID")"
+	log "$K_NAME: stopping (pid $pid)"
 	kill -TERM "$pid" 2>/dev/null || true
 	if ! wait_pid_exit "$pid" 60; then
-		log "kafka: pid $pid did not stop within 60s; killing it"
+		log "$K_NAME: pid $pid did not stop within 60s; killing it"
 		kill -KILL "$pid" 2>/dev/null || true
-		wait_pid_exit "$pid" 10 || die "kafka: could not kill pid $pid"
+		wait_pid_exit "$pid" 10 || die "$K_NAME: could not kill pid $pid"
 	fi
-	rm -f "$KAFKA_PID"
+	rm -f "$K_PID"
 }
 
 # ---------------------------------------------------------------- redis
@@ -572,7 +664,7 @@ ensure_packages() {
 
 cmd_up() {
 	lock_state
-	local t0=$SECONDS i failed=() pids=() svcs=(kafka redis postgres)
+	local t0=$SECONDS i failed=() pids=() svcs=("${KAFKA_INSTANCES[@]}" redis postgres)
 	ensure_packages
 	export APT_UPDATED
 	# The services start in parallel, each in its own process (with set -e in force),
@@ -591,7 +683,8 @@ cmd_up() {
 
 cmd_down() {
 	lock_state
-	kafka_stop
+	local k
+	for k in "${KAFKA_INSTANCES[@]}"; do kafka_stop "$k"; done
 	redis_stop
 	pg_stop
 }
@@ -609,7 +702,7 @@ status_one() {
 	elif port_open "$port"; then
 		detail=" (port held by a process not started from $STATE: $(port_owner "$port"))"
 	fi
-	printf '%-9s %-5s %s%s\n' "$name" "$state" "$HOST:$port" "$detail"
+	printf '%-10s %-5s %s%s\n' "$name" "$state" "$HOST:$port" "$detail"
 	[[ "$state" == up ]]
 }
 
@@ -617,7 +710,11 @@ cmd_status() {
 	local bad=0
 	KCAT="$(command -v kcat || true)"
 	find_pg_bin || true
-	status_one kafka "$KAFKA_PORT" "$KAFKA_PID" kafka_running kafka_ready ", kafka $KAFKA_VERSION" || bad=1
+	kafka_select kafka
+	status_one kafka "$K_PORT" "$K_PID" kafka_running kafka_ready ", kafka $KAFKA_VERSION" || bad=1
+	kafka_select kafka-sasl
+	status_one kafka-sasl "$K_PORT" "$K_PID" kafka_running kafka_ready \
+		", kafka $KAFKA_VERSION, SASL_PLAINTEXT/PLAIN, StandardAuthorizer" || bad=1
 	status_one redis "$REDIS_PORT" "$REDIS_PID" redis_running redis_ready || bad=1
 	status_one postgres "$POSTGRES_PORT" "$PG_DATA/postmaster.pid" pg_running pg_ready || bad=1
 	return "$bad"
@@ -627,17 +724,23 @@ cmd_restart() { # cmd_restart SERVICE
 	lock_state
 	ensure_packages
 	case "${1:-}" in
-	kafka) kafka_stop && "$BASH" "${BASH_SOURCE[0]}" __up kafka ;;
+	kafka | kafka-sasl) kafka_stop "$1" && "$BASH" "${BASH_SOURCE[0]}" __up "$1" ;;
 	redis) redis_stop && "$BASH" "${BASH_SOURCE[0]}" __up redis ;;
 	postgres) pg_stop && "$BASH" "${BASH_SOURCE[0]}" __up postgres ;;
-	*) die "restart: unknown service '${1:-}' (kafka, redis or postgres)" ;;
+	*) die "restart: unknown service '${1:-}' (kafka, kafka-sasl, redis or postgres)" ;;
 	esac
 }
 
 cmd_reset() {
 	cmd_down
-	log "reset: deleting data in $KAFKA_DATA, $REDIS_DIR, $PG_ROOT (jar cache kept)"
-	rm -rf "$KAFKA_DATA" "$KAFKA_LOGS" "$KAFKA_PID" "$REDIS_DIR" "$PG_ROOT"
+	local k
+	for k in "${KAFKA_INSTANCES[@]}"; do
+		kafka_select "$k"
+		log "reset: deleting $K_NAME's data and logs in $K_DIR (jar cache kept)"
+		rm -rf "$K_DATA" "$K_LOGS" "$K_PID"
+	done
+	log "reset: deleting $REDIS_DIR, $PG_ROOT"
+	rm -rf "$REDIS_DIR" "$PG_ROOT"
 }
 
 usage() { # usage EXIT_CODE
@@ -654,7 +757,7 @@ reset) cmd_reset ;;
 restart) cmd_restart "${2:-}" ;;
 __up) # internal: cmd_up runs this for each service while holding the lock
 	case "${2:-}" in
-	redis) redis_up ;; postgres) pg_up ;; kafka) kafka_up ;; *) die "unknown service '${2:-}'" ;;
+	redis) redis_up ;; postgres) pg_up ;; kafka | kafka-sasl) kafka_up "$2" ;; *) die "unknown service '${2:-}'" ;;
 	esac ;;
 -h | --help | help) usage 0 ;;
 *)
