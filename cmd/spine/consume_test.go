@@ -309,6 +309,17 @@ func TestConsumeVerifiesTokens(t *testing.T) {
 		}
 		noPlaintextPII(t, "dead letter "+string(id), rawRecord(d))
 	}
+	// And the broker as an outsider sees it: every topic, dead-letter and
+	// retry topics included, read byte by byte with kcat.
+	topics := kcatAllTopics(t, s.KafkaAddr())
+	for topic, raw := range topics {
+		noPlaintextPII(t, "topic "+topic+" read by kcat", raw)
+	}
+	for _, want := range []string{"lead.created", "lead.created.dlq", "invoice.generated.dlq"} {
+		if len(topics[want]) == 0 {
+			t.Errorf("kcat read nothing from %s (read: %d topics)", want, len(topics))
+		}
+	}
 }
 
 func TestConsumeUsage(t *testing.T) {

@@ -29,6 +29,8 @@ import (
 	"github.com/inopsio/spine/schema/registry"
 	"github.com/inopsio/spine/token"
 	"github.com/inopsio/spine/token/issuer"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // startDev runs the dev platform on free ports in a temporary data dir.
@@ -358,6 +360,41 @@ func runKcat(t *testing.T, kcat, addr, topic, format string) string {
 		t.Fatalf("kcat -f %s: %v", format, err)
 	}
 	return string(out)
+}
+
+// kcatAllTopics reads every record of every non-empty topic on the broker
+// with kcat: key, headers and value of each, by topic.
+func kcatAllTopics(t *testing.T, addr string) map[string][]byte {
+	t.Helper()
+	kcat := kcatPath(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx)
+	if err != nil {
+		t.Fatalf("end offsets: %v", err)
+	}
+	out := map[string][]byte{}
+	for topic, ps := range ends {
+		empty := true
+		for _, o := range ps {
+			empty = empty && o.Offset == 0
+		}
+		if empty {
+			continue
+		}
+		raw, err := exec.CommandContext(ctx, kcat, "-C", "-b", addr, "-t", topic, "-o", "beginning", "-e", "-q",
+			"-f", "%k %h %s\n").Output()
+		if err != nil {
+			t.Fatalf("kcat -t %s: %v", topic, err)
+		}
+		out[topic] = raw
+	}
+	return out
 }
 
 func TestTopicsApply(t *testing.T) {
