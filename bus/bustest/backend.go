@@ -82,6 +82,7 @@ var cases = []testCase{
 	{"NonBlockingRetry", caseNonBlockingRetry},
 	{"StrictHold", caseStrictHold},
 	{"RetryAcrossRestart", caseRetryAcrossRestart},
+	{"KilledDuringRetry", caseKilledDuringRetry},
 }
 
 // Run runs every case of the suite against b, each as a subtest with its own

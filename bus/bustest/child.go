@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -54,6 +55,10 @@ type childSpec struct {
 	Concurrency int           `json:"concurrency"`
 	Delay       time.Duration `json:"delay"` // per handled event, so a kill lands mid-stream
 	Out         string        `json:"out"`   // file the handled event ids are appended to
+	// FailFirst are event ids whose first attempt fails (retryably); each
+	// failure is appended to Out+".failed".
+	FailFirst   []string        `json:"fail_first,omitempty"`
+	RetryDelays []time.Duration `json:"retry_delays,omitempty"` // bus.WithRetryDelays, when set
 }
 
 // runChild consumes until stdin closes (the parent is done or gone) or a
@@ -91,21 +96,41 @@ func runChild(raw string, dial Dialer) int {
 		return 2
 	}
 	defer tr.Close()
-	c, err := bus.New(tr, bus.WithLogger(log))
+	opts := []bus.Option{bus.WithLogger(log)}
+	if len(spec.RetryDelays) > 0 {
+		opts = append(opts, bus.WithRetryDelays(spec.RetryDelays...))
+	}
+	c, err := bus.New(tr, opts...)
 	if err != nil {
 		log.Error("bustest child: client", "error", err)
 		return 2
 	}
+	failed, err := os.OpenFile(spec.Out+".failed", os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		log.Error("bustest child: output", "error", err)
+		return 2
+	}
+	defer failed.Close()
 	var mu sync.Mutex
 	err = c.Subscribe(ctx, bus.Subscription{Group: spec.Group, Topics: spec.Topics, FromBeginning: true, Concurrency: spec.Concurrency},
 		func(ctx context.Context, m *bus.Message) error {
 			time.Sleep(spec.Delay)
 			mu.Lock()
 			defer mu.Unlock()
-			if _, err := f.WriteString(m.Header.EventID + "\n"); err != nil {
+			out := f
+			if m.Attempt == 1 && slices.Contains(spec.FailFirst, m.Header.EventID) {
+				out = failed
+			}
+			if _, err := out.WriteString(m.Header.EventID + "\n"); err != nil {
 				return err
 			}
-			return f.Sync()
+			if err := out.Sync(); err != nil {
+				return err
+			}
+			if out == failed {
+				return errTransient
+			}
+			return nil
 		})
 	if err != nil {
 		log.Error("bustest child: subscribe", "error", err)
@@ -207,8 +232,13 @@ func (ch *child) stop(t testing.TB) {
 }
 
 // handled reads the event ids the child logged (complete lines only).
-func (ch *child) handled() []string {
-	b, err := os.ReadFile(ch.out)
+func (ch *child) handled() []string { return readIDs(ch.out) }
+
+// failed reads the event ids whose first attempt the child failed.
+func (ch *child) failed() []string { return readIDs(ch.out + ".failed") }
+
+func readIDs(path string) []string {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil
 	}
@@ -301,4 +331,53 @@ func caseConsumerKilled(e *env) {
 	}
 	t.Logf("first child handled %d of %d before SIGKILL; the second handled %d, %d of them again",
 		handled1, len(all), len(second.handled()), dups)
+}
+
+// caseKilledDuringRetry: a consumer process SIGKILLed while events wait for
+// their retry loses nothing: a new process in the same group handles them
+// once they are due, and everything else.
+func caseKilledDuringRetry(e *env) {
+	t := e.t
+	if e.b.inProcess {
+		t.Skip("the memory double lives inside the test process: there is no consumer process to kill")
+	}
+	const event = "lead.created" // non-blocking: parked on Kafka, pending on Redis
+	topics := e.prepare(event)
+	c := e.client(e.transport())
+	tenants := Tenants(4)
+	var out []bus.Outgoing
+	for i := range 12 {
+		out = append(out, e.fx.Event(t, event, tenants[i%len(tenants)]))
+	}
+	poison := []string{out[0].EventID, out[5].EventID}
+	e.publish(c, out)
+	dir := t.TempDir()
+	spec := childSpec{Backend: e.b.Name, Addr: e.b.Addr(), Namespace: e.ns, Group: e.group("killed-retry"), Topics: topics,
+		Concurrency: 4, Out: dir + "/child-1.log", FailFirst: poison, RetryDelays: []time.Duration{3 * time.Second}}
+
+	first := startChild(t, spec)
+	deadline := time.Now().Add(waitTimeout)
+	for len(first.failed()) < len(poison) {
+		if time.Now().After(deadline) || first.exited() {
+			t.Fatalf("the first child failed %v, want both of %v; its output:\n%s", first.failed(), poison, tail(first.logs.String(), 4000))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	first.kill(t) // the retries are 3 s away
+	spec.Out = dir + "/child-2.log"
+	second := startChild(t, spec)
+	waitChildren(t, restartTimeout, func(seen map[string]int) bool {
+		for _, id := range ids(out) {
+			if seen[id] == 0 {
+				return false
+			}
+		}
+		return true
+	}, first, second)
+	second.stop(t)
+	for _, id := range poison {
+		if slices.Contains(first.handled(), id) {
+			t.Errorf("event %s was handled by the first child, before its retry was due", id)
+		}
+	}
 }
