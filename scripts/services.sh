@@ -4,7 +4,11 @@
 #     kafka       PLAINTEXT, no authorizer (the transports' tests);
 #     kafka-sasl  SASL_PLAINTEXT/PLAIN on both listeners, StandardAuthorizer, super user
 #                 admin (the ACL enforcement tests of package acl);
-#   Redis (Debian package, AOF on), PostgreSQL (Debian package), and kcat.
+#   Redis (Debian package, AOF on), PostgreSQL (Debian package), and kcat;
+#   Keycloak (the keycloak-quarkus-dist zip from Maven Central, `kc.sh start-dev`,
+#     dev-file database) with realm spine imported at start: a confidential client
+#     with service accounts per catalog service the tests act as, an audience
+#     mapper adding "spine" (the OIDC issuer of the service-token tests).
 # Everything listens on 127.0.0.1 only. See docs/operations/services.md.
 #
 # Usage: scripts/services.sh up|down|status|env|reset|restart SERVICE
@@ -14,8 +18,8 @@
 #   status  one line per service; exit status 1 if any is down.
 #   env     print the export lines tests use: eval "$(scripts/services.sh env)"
 #   reset   down, then delete all service data (the downloaded jars are kept).
-#   restart SERVICE   stop kafka, kafka-sasl, redis or postgres and start it again
-#           (data kept): the broker-restart tests use it.
+#   restart SERVICE   stop kafka, kafka-sasl, redis, postgres or keycloak and start
+#           it again (data kept): the broker-restart tests use it.
 #
 # Progress goes to stderr, one short line per step; only `env`/`up` write stdout.
 set -euo pipefail
@@ -39,6 +43,18 @@ KAFKA_SASL_USERS=("$KAFKA_SASL_ADMIN" crm-service erp-service analytics-service 
 REDIS_PORT="${SPINE_REDIS_PORT:-16379}"
 POSTGRES_PORT="${SPINE_POSTGRES_PORT:-15432}"
 START_TIMEOUT="${SPINE_SERVICES_TIMEOUT:-120}" # seconds to wait for each service
+KEYCLOAK_VERSION="${SPINE_KEYCLOAK_VERSION:-25.0.6}"
+KEYCLOAK_PORT="${SPINE_KEYCLOAK_PORT:-18080}"
+# Keycloak 25 also opens a management interface (default port 9000, too common).
+KEYCLOAK_MANAGEMENT_PORT="${SPINE_KEYCLOAK_MANAGEMENT_PORT:-18081}"
+KEYCLOAK_HEAP="${SPINE_KEYCLOAK_HEAP:-768m}"
+# Keycloak's first start (augmentation, schema, import): ~35 s on an idle 2-core
+# machine, over 2 min on a busy one.
+KEYCLOAK_TIMEOUT="${SPINE_KEYCLOAK_TIMEOUT:-300}"
+KEYCLOAK_REALM=spine
+# The realm's confidential clients (service accounts, client_credentials grant):
+# the catalog services the token and bus tests act as.
+KEYCLOAK_CLIENTS=(crm-service erp-service analytics-service)
 HOST=127.0.0.1
 
 # The jar cache, shared by both Kafka instances; each instance's own files
@@ -52,6 +68,17 @@ PG_ROOT="$STATE/postgres"
 PG_DATA="$PG_ROOT/data"
 PG_RUN="$PG_ROOT/run"
 PG_LOG="$PG_ROOT/postgres.log"
+# Keycloak: the unzipped dist (cache, kept by reset; its data/import holds the
+# generated realm file) and, beside it, this state's database, secrets, log, pid.
+KC_DIR="$STATE/keycloak"
+KC_DIST="$KC_DIR/dist-$KEYCLOAK_VERSION"
+KC_HOME="$KC_DIST/keycloak-$KEYCLOAK_VERSION"
+KC_DATA="$KC_DIR/data"
+KC_PID="$KC_DIR/keycloak.pid"
+KC_LOG="$KC_DIR/keycloak.log"
+KC_CLIENTS_FILE="$KC_DIR/clients.json"
+KC_ADMIN_FILE="$KC_DIR/admin.password"
+KC_ISSUER="http://$HOST:$KEYCLOAK_PORT/realms/$KEYCLOAK_REALM"
 
 PROG="services.sh"
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
@@ -76,6 +103,15 @@ print_env() {
 	echo "export SPINE_TEST_KAFKA_SASL=$HOST:$KAFKA_SASL_PORT"
 	echo "export SPINE_TEST_REDIS=$HOST:$REDIS_PORT"
 	echo "export SPINE_TEST_POSTGRES=postgres://spine:spine@$HOST:$POSTGRES_PORT/spine?sslmode=disable"
+	echo "export SPINE_TEST_KEYCLOAK=$KC_ISSUER"
+	echo "export SPINE_TEST_KEYCLOAK_CLIENT_ID=${KEYCLOAK_CLIENTS[0]}"
+	# The secrets exist once `up` has started Keycloak; without them the tests
+	# fail under SPINE_REQUIRE_SERVICES=1 (and skip otherwise).
+	local secret
+	if secret="$(kc_secret "${KEYCLOAK_CLIENTS[0]}")" && [[ -n "$secret" ]]; then
+		printf 'export SPINE_TEST_KEYCLOAK_CLIENT_SECRET=%q\n' "$secret"
+		printf 'export SPINE_TEST_KEYCLOAK_CLIENTS_FILE=%q\n' "$KC_CLIENTS_FILE"
+	fi
 }
 
 is_root() { [[ "$(id -u)" -eq 0 ]]; }
@@ -641,6 +677,236 @@ pg_stop() {
 		die_log "$PG_LOG" "postgres: pg_ctl stop failed"
 }
 
+# ---------------------------------------------------------------- keycloak
+# Keycloak runs from the keycloak-quarkus-dist zip of Maven Central (checked
+# against the .sha1 Maven publishes), unzipped once into $KC_DIST, in dev mode
+# (`kc.sh start-dev`: HTTP, dev-file H2 database, local caches) with realm
+# spine imported at start from a file this script generates.
+
+# kc_secret CLIENT: the client's secret from $KC_CLIENTS_FILE (written by
+# kc_write_secrets, one "client": "secret" member per line).
+kc_secret() {
+	[[ -r "$KC_CLIENTS_FILE" ]] || return 1
+	sed -n "s/^  \"$1\": \"\\([A-Za-z0-9_-]*\\)\",\\{0,1\\}\$/\\1/p" "$KC_CLIENTS_FILE" | head -n1
+}
+
+# random_secret: 32 random bytes, base64url without padding (43 characters).
+random_secret() { head -c32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+
+# kc_write_secrets: give every client of KEYCLOAK_CLIENTS a secret, once: the
+# secrets already in $KC_CLIENTS_FILE are kept; the file is mode 0600.
+kc_write_secrets() {
+	local c s i n=${#KEYCLOAK_CLIENTS[@]} body="{" changed=0
+	for i in "${!KEYCLOAK_CLIENTS[@]}"; do
+		c="${KEYCLOAK_CLIENTS[i]}"
+		s="$(kc_secret "$c" || true)"
+		if [[ -z "$s" ]]; then s="$(random_secret)"; changed=1; fi
+		body+=$'\n'"  \"$c\": \"$s\""
+		((i == n - 1)) || body+=","
+	done
+	body+=$'\n'"}"
+	((changed)) || return 0
+	log "keycloak: generating client secrets in $KC_CLIENTS_FILE"
+	mkdir -p "$KC_DIR"
+	(umask 077 && printf '%s\n' "$body" >"$KC_CLIENTS_FILE.tmp") && mv -f "$KC_CLIENTS_FILE.tmp" "$KC_CLIENTS_FILE"
+}
+
+# kc_write_realm FILE: the realm spine, imported by --import-realm when the
+# database does not have it yet. Each client is confidential, has only the
+# client_credentials grant (service account), and an Audience mapper that puts
+# "spine" in aud of its access tokens (token.VerifierConfig's default audience).
+kc_write_realm() {
+	local f="$1" c i n=${#KEYCLOAK_CLIENTS[@]} clients=""
+	for i in "${!KEYCLOAK_CLIENTS[@]}"; do
+		c="${KEYCLOAK_CLIENTS[i]}"
+		clients+="    {
+      \"clientId\": \"$c\",
+      \"name\": \"$c (spine test service)\",
+      \"enabled\": true,
+      \"protocol\": \"openid-connect\",
+      \"publicClient\": false,
+      \"clientAuthenticatorType\": \"client-secret\",
+      \"secret\": \"$(kc_secret "$c")\",
+      \"serviceAccountsEnabled\": true,
+      \"standardFlowEnabled\": false,
+      \"implicitFlowEnabled\": false,
+      \"directAccessGrantsEnabled\": false,
+      \"protocolMappers\": [
+        {
+          \"name\": \"audience spine\",
+          \"protocol\": \"openid-connect\",
+          \"protocolMapper\": \"oidc-audience-mapper\",
+          \"consentRequired\": false,
+          \"config\": {
+            \"included.custom.audience\": \"spine\",
+            \"access.token.claim\": \"true\",
+            \"id.token.claim\": \"false\",
+            \"introspection.token.claim\": \"true\"
+          }
+        }
+      ]
+    }"
+		((i == n - 1)) || clients+=","
+		clients+=$'\n'
+	done
+	(umask 077 && cat >"$f.tmp" <<EOJ
+{
+  "realm": "$KEYCLOAK_REALM",
+  "displayName": "spine (generated by scripts/services.sh; edits are overwritten)",
+  "enabled": true,
+  "sslRequired": "none",
+  "accessTokenLifespan": 300,
+  "clients": [
+$clients  ]
+}
+EOJ
+	) && mv -f "$f.tmp" "$f"
+}
+
+# kc_ensure_dist: download and unzip Keycloak once.
+kc_ensure_dist() {
+	[[ -f "$KC_HOME/.complete" ]] && return 0
+	local name="keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip"
+	local url="https://repo1.maven.org/maven2/org/keycloak/keycloak-quarkus-dist/$KEYCLOAK_VERSION/$name"
+	local zip="$KC_DIST/$name" want got
+	mkdir -p "$KC_DIST"
+	want="$(curl -fsSL --retry 3 "$url.sha1" 2>>"$KC_DIST/download.log" | awk '{print $1}' | tr -dc '0-9a-f')" ||
+		die_log "$KC_DIST/download.log" "keycloak: could not fetch $url.sha1"
+	[[ ${#want} -eq 40 ]] || die "keycloak: $url.sha1 is not a SHA-1 ('$want')"
+	log "keycloak: downloading $url"
+	curl -fsSL --retry 3 -o "$zip.part" "$url" 2>>"$KC_DIST/download.log" ||
+		die_log "$KC_DIST/download.log" "keycloak: could not download $url"
+	got="$(sha1sum "$zip.part" | awk '{print $1}')"
+	if [[ "$got" != "$want" ]]; then
+		rm -f "$zip.part"
+		die "keycloak: $name has SHA-1 $got, Maven Central publishes $want"
+	fi
+	mv -f "$zip.part" "$zip"
+	log "keycloak: unzipping $name ($(du -m "$zip" | cut -f1) MB, SHA-1 $got checked)"
+	rm -rf "$KC_HOME"
+	unzip -q -o "$zip" -d "$KC_DIST" || die "keycloak: could not unzip $zip"
+	[[ -x "$KC_HOME/bin/kc.sh" ]] || die "keycloak: $KC_HOME/bin/kc.sh missing after unzipping $zip"
+	rm -f "$zip" # the unzipped tree is the cache
+	touch "$KC_HOME/.complete"
+}
+
+kc_ready() { curl -fsS -o /dev/null -m 5 "$KC_ISSUER/.well-known/openid-configuration" 2>/dev/null; }
+# kc.sh runs as the pid we start and execs java; both name the canonical home.
+kc_running() { pid_matches "$KC_PID" "$(readlink -m "$KC_HOME")/bin/"; }
+
+# kc_check_client CLIENT: the client_credentials grant works with the stored
+# secret and the access token's aud has "spine". The credentials go to curl on
+# stdin, not on its command line.
+kc_check_client() {
+	local c="$1" body payload
+	body="$(printf 'user = "%s:%s"\n' "$c" "$(kc_secret "$c")" |
+		curl -sS -m 10 -K - -d grant_type=client_credentials "$KC_ISSUER/protocol/openid-connect/token" 2>&1)" || true
+	payload="$(sed -n 's/.*"access_token":"[^".]*\.\([^".]*\)\..*/\1/p' <<<"$body" | tr '_-' '/+')"
+	if [[ -z "$payload" ]]; then
+		log "keycloak: client $c: no token from $KC_ISSUER ($(head -c 300 <<<"$body"))"
+		return 1
+	fi
+	while ((${#payload} % 4)); do payload+="="; done
+	if ! base64 -d <<<"$payload" 2>/dev/null | grep -Eq '"aud":("spine"|\[[^]]*"spine")'; then
+		log "keycloak: client $c: the access token's aud does not contain \"spine\""
+		return 1
+	fi
+}
+
+kc_up() {
+	if kc_running; then
+		if kc_ready; then
+			log "keycloak already up on $HOST:$KEYCLOAK_PORT (pid $(pid_of "$KC_PID"))"
+			return 0
+		fi
+		log "keycloak process $(pid_of "$KC_PID") is running but not answering yet; waiting"
+	else
+		if [[ -e "$KC_PID" ]]; then
+			log "keycloak: removing stale pid file (no keycloak of ours runs as pid $(pid_of "$KC_PID"))"
+			rm -f "$KC_PID"
+		fi
+		local p
+		for p in "$KEYCLOAK_PORT" "$KEYCLOAK_MANAGEMENT_PORT"; do
+			if port_open "$p"; then
+				die "keycloak: port $HOST:$p is already in use by another process ($(port_owner "$p")); stop it or set SPINE_KEYCLOAK_PORT/SPINE_KEYCLOAK_MANAGEMENT_PORT"
+			fi
+		done
+		ensure_java
+		kc_ensure_dist
+		kc_write_secrets
+		[[ -s "$KC_ADMIN_FILE" ]] || (umask 077 && random_secret >"$KC_ADMIN_FILE")
+		mkdir -p "$KC_DATA" "$KC_HOME/data/import"
+		chmod 700 "$KC_DATA" # the database holds the client secrets
+		local realm="$KC_HOME/data/import/$KEYCLOAK_REALM-realm.json" sum
+		kc_write_realm "$realm"
+		# The import skips a realm the database already has: a database made
+		# from another realm file (new client, new secret) is recreated.
+		sum="$(sha256sum "$realm" | cut -c1-64)"
+		if [[ -d "$KC_DATA/h2" && "$(cat "$KC_DATA/realm.sha256" 2>/dev/null)" != "$sum" ]]; then
+			log "keycloak: the realm file changed since the database was made; recreating $KC_DATA/h2"
+			rm -rf "$KC_DATA/h2" "$KC_DATA/realm.sha256"
+		fi
+		[[ -d "$KC_DATA/h2" ]] || rm -rf "$KC_HOME/data/transaction-logs"
+		[[ -s "$KC_LOG" ]] && mv -f "$KC_LOG" "$KC_LOG.1"
+		local home first=""
+		home="$(readlink -f "$KC_HOME")"
+		[[ -d "$KC_DATA/h2" ]] || first=" (first start: build, schema, realm import; 30 s to 2 min)"
+		log "keycloak: starting $KEYCLOAK_VERSION (start-dev, heap $KEYCLOAK_HEAP) on $HOST:$KEYCLOAK_PORT$first"
+		# setsid: own session and process group (kc.sh runs a build JVM, then
+		# execs the server JVM). JAVA_OPTS unset so kc.sh applies its defaults
+		# plus JAVA_OPTS_KC_HEAP. KEYCLOAK_ADMIN only acts on the first start.
+		env -u JAVA_OPTS -u JAVA_OPTS_APPEND JAVA="$JAVA" JAVA_OPTS_KC_HEAP="-Xms64m -Xmx$KEYCLOAK_HEAP" \
+			KEYCLOAK_ADMIN=admin KEYCLOAK_ADMIN_PASSWORD="$(cat "$KC_ADMIN_FILE")" \
+			setsid "$home/bin/kc.sh" start-dev --http-host="$HOST" --http-port="$KEYCLOAK_PORT" \
+			--http-management-port="$KEYCLOAK_MANAGEMENT_PORT" --hostname="http://$HOST:$KEYCLOAK_PORT" \
+			--db-url="jdbc:h2:file:$KC_DATA/h2/keycloakdb;NON_KEYWORDS=VALUE" --import-realm \
+			</dev/null >>"$KC_LOG" 2>&1 8>&- 9>&- &
+		echo "$!" >"$KC_PID"
+	fi
+	local t0=$SECONDS next=$((SECONDS + 30)) deadline=$((SECONDS + KEYCLOAK_TIMEOUT)) c
+	while ((SECONDS < deadline)); do
+		if kc_ready; then
+			for c in "${KEYCLOAK_CLIENTS[@]}"; do
+				kc_check_client "$c" ||
+					die_log "$KC_LOG" "keycloak: realm $KEYCLOAK_REALM does not serve client $c as generated; stop keycloak and delete $KC_DATA to re-import it"
+			done
+			sha256sum "$KC_HOME/data/import/$KEYCLOAK_REALM-realm.json" 2>/dev/null | cut -c1-64 >"$KC_DATA/realm.sha256" || true
+			log "keycloak up on $HOST:$KEYCLOAK_PORT in $((SECONDS - t0))s (pid $(pid_of "$KC_PID"), issuer $KC_ISSUER, clients ${KEYCLOAK_CLIENTS[*]})"
+			return 0
+		fi
+		if ! kc_running; then
+			rm -f "$KC_PID"
+			die_log "$KC_LOG" "keycloak exited during startup (log: $KC_LOG)"
+		fi
+		if ((SECONDS >= next)); then
+			log "keycloak: still starting ($((SECONDS - t0))s)"
+			next=$((SECONDS + 30))
+		fi
+		sleep 1
+	done
+	kc_stop >/dev/null 2>&1 || true
+	die_log "$KC_LOG" "keycloak did not serve $KC_ISSUER within ${KEYCLOAK_TIMEOUT}s (SPINE_KEYCLOAK_TIMEOUT); stopped it"
+}
+
+kc_stop() {
+	if ! kc_running; then
+		[[ -e "$KC_PID" ]] && rm -f "$KC_PID"
+		log "keycloak already stopped"
+		return 0
+	fi
+	local pid
+	pid="$(pid_of "$KC_PID")"
+	log "keycloak: stopping (pid $pid)"
+	# Its own process group (setsid): during start-up kc.sh has a child JVM.
+	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_pid_exit "$pid" 60; then
+		log "keycloak: pid $pid did not stop within 60s; killing it"
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+		wait_pid_exit "$pid" 10 || die "keycloak: could not kill pid $pid"
+	fi
+	rm -f "$KC_PID"
+}
+
 # ---------------------------------------------------------------- commands
 lock_state() {
 	mkdir -p "$STATE"
@@ -659,12 +925,14 @@ ensure_packages() {
 	find_pg_bin || need+=(postgresql)
 	command -v java >/dev/null 2>&1 || [[ -x "${JAVA_HOME:-/nonexistent}/bin/java" ]] || need+=(openjdk-17-jre-headless)
 	[[ -f "$KAFKA_LIBS/.complete" ]] || command -v mvn >/dev/null 2>&1 || need+=(maven)
+	command -v curl >/dev/null 2>&1 || need+=(curl)
+	[[ -f "$KC_HOME/.complete" ]] || command -v unzip >/dev/null 2>&1 || need+=(unzip)
 	((${#need[@]} == 0)) || apt_install "${need[@]}"
 }
 
 cmd_up() {
 	lock_state
-	local t0=$SECONDS i failed=() pids=() svcs=("${KAFKA_INSTANCES[@]}" redis postgres)
+	local t0=$SECONDS i failed=() pids=() svcs=("${KAFKA_INSTANCES[@]}" redis postgres keycloak)
 	ensure_packages
 	export APT_UPDATED
 	# The services start in parallel, each in its own process (with set -e in force),
@@ -687,6 +955,7 @@ cmd_down() {
 	for k in "${KAFKA_INSTANCES[@]}"; do kafka_stop "$k"; done
 	redis_stop
 	pg_stop
+	kc_stop
 }
 
 # status_one NAME PORT PIDFILE RUNNING_FN READY_FN [EXTRA]: print one line; true if up.
@@ -717,6 +986,8 @@ cmd_status() {
 		", kafka $KAFKA_VERSION, SASL_PLAINTEXT/PLAIN, StandardAuthorizer" || bad=1
 	status_one redis "$REDIS_PORT" "$REDIS_PID" redis_running redis_ready || bad=1
 	status_one postgres "$POSTGRES_PORT" "$PG_DATA/postmaster.pid" pg_running pg_ready || bad=1
+	status_one keycloak "$KEYCLOAK_PORT" "$KC_PID" kc_running kc_ready \
+		", keycloak $KEYCLOAK_VERSION, issuer $KC_ISSUER" || bad=1
 	return "$bad"
 }
 
@@ -727,7 +998,8 @@ cmd_restart() { # cmd_restart SERVICE
 	kafka | kafka-sasl) kafka_stop "$1" && "$BASH" "${BASH_SOURCE[0]}" __up "$1" ;;
 	redis) redis_stop && "$BASH" "${BASH_SOURCE[0]}" __up redis ;;
 	postgres) pg_stop && "$BASH" "${BASH_SOURCE[0]}" __up postgres ;;
-	*) die "restart: unknown service '${1:-}' (kafka, kafka-sasl, redis or postgres)" ;;
+	keycloak) kc_stop && "$BASH" "${BASH_SOURCE[0]}" __up keycloak ;;
+	*) die "restart: unknown service '${1:-}' (kafka, kafka-sasl, redis, postgres or keycloak)" ;;
 	esac
 }
 
@@ -741,6 +1013,11 @@ cmd_reset() {
 	done
 	log "reset: deleting $REDIS_DIR, $PG_ROOT"
 	rm -rf "$REDIS_DIR" "$PG_ROOT"
+	# The database and the secrets go together (a fresh realm import gets new
+	# secrets); the unzipped dist is kept, its data/ (realm file,
+	# transaction logs) is not.
+	log "reset: deleting keycloak's database, secrets and logs in $KC_DIR (dist kept)"
+	rm -rf "$KC_DATA" "$KC_CLIENTS_FILE" "$KC_ADMIN_FILE" "$KC_LOG" "$KC_LOG.1" "$KC_PID" "$KC_HOME/data"
 }
 
 usage() { # usage EXIT_CODE
@@ -757,7 +1034,8 @@ reset) cmd_reset ;;
 restart) cmd_restart "${2:-}" ;;
 __up) # internal: cmd_up runs this for each service while holding the lock
 	case "${2:-}" in
-	redis) redis_up ;; postgres) pg_up ;; kafka | kafka-sasl) kafka_up "$2" ;; *) die "unknown service '${2:-}'" ;;
+	redis) redis_up ;; postgres) pg_up ;; kafka | kafka-sasl) kafka_up "$2" ;; keycloak) kc_up ;;
+	*) die "unknown service '${2:-}'" ;;
 	esac ;;
 -h | --help | help) usage 0 ;;
 *)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inopsio/spine/bus/bustest"
 	"github.com/inopsio/spine/token"
 )
 
@@ -88,22 +89,20 @@ func TestKeycloakGolden(t *testing.T) {
 	}
 }
 
-// TestKeycloakLive runs against a real Keycloak when asked to:
+// TestKeycloakLive runs against the real Keycloak that scripts/services.sh
+// starts (realm spine; eval "$(scripts/services.sh env)" exports):
 //
 //	SPINE_TEST_KEYCLOAK=http://127.0.0.1:18080/realms/spine
 //	SPINE_TEST_KEYCLOAK_CLIENT_ID=crm-service
 //	SPINE_TEST_KEYCLOAK_CLIENT_SECRET=...
 //
-// The client needs service accounts enabled and an Audience mapper adding
-// "spine" to access tokens. Keycloak is not among the services that
-// scripts/services.sh starts, so this test skips without the variables even
-// under SPINE_REQUIRE_SERVICES=1.
+// The client has service accounts enabled and an Audience mapper adding
+// "spine" to its access tokens. Like every real service: skipped when the
+// variables are unset, a failure under SPINE_REQUIRE_SERVICES=1 (CI).
 func TestKeycloakLive(t *testing.T) {
-	iss := os.Getenv("SPINE_TEST_KEYCLOAK")
-	id, secret := os.Getenv("SPINE_TEST_KEYCLOAK_CLIENT_ID"), os.Getenv("SPINE_TEST_KEYCLOAK_CLIENT_SECRET")
-	if iss == "" || id == "" || secret == "" {
-		t.Skip("set SPINE_TEST_KEYCLOAK, SPINE_TEST_KEYCLOAK_CLIENT_ID and SPINE_TEST_KEYCLOAK_CLIENT_SECRET to test against a real Keycloak")
-	}
+	iss := bustest.Service(t, "SPINE_TEST_KEYCLOAK")
+	id := bustest.Service(t, "SPINE_TEST_KEYCLOAK_CLIENT_ID")
+	secret := bustest.Service(t, "SPINE_TEST_KEYCLOAK_CLIENT_SECRET")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// The default HTTP client: what services get without configuring one.
