@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -471,5 +472,21 @@ func TestDevCommand(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("spine dev: exit %d after Ctrl-C:\n%s", code, logs.String())
+	}
+}
+
+// Publishing to a broker that is not there gives up after --timeout with an
+// error that says so, instead of waiting forever.
+func TestPublishTimesOut(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	r := runCLI(t, "", "publish", "--data-dir", t.TempDir(), "--brokers", addr, "--timeout", "500ms", "--no-token",
+		"task.completed", filepath.Join("..", "..", "schema", "testdata", "spec", "task.completed.json"))
+	if r.code != 1 || !strings.Contains(r.stderr, "no acknowledgement from "+addr+" within 500ms") {
+		t.Errorf("exit %d, stderr %q; want exit 1 saying no acknowledgement came", r.code, r.stderr)
 	}
 }

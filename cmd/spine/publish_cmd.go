@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -36,6 +38,7 @@ func splitBrokers(s string) []string {
 func newPublishCmd() *cobra.Command {
 	var (
 		brokers, source string
+		timeout         time.Duration
 		conn            keysConn
 		aud             auditConn
 		tokens          tokenFlags
@@ -98,7 +101,13 @@ func newPublishCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out, err := client.Publish(ctx, bus.Outgoing{Event: args[0], Payload: payload})
+			sendCtx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			out, err := client.Publish(sendCtx, bus.Outgoing{Event: args[0], Payload: payload})
+			if err != nil && errors.Is(sendCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+				return fmt.Errorf("publish %s: no acknowledgement from %s within %s (is the broker up? spine dev listens on %s): %w",
+					args[0], brokers, timeout, DefaultBrokers, err)
+			}
 			var ve *event.ValidationError
 			var ge *bus.GrantError
 			switch {
@@ -118,6 +127,7 @@ func newPublishCmd() *cobra.Command {
 	}
 	brokersFlag(cmd, &brokers)
 	cmd.Flags().StringVar(&source, "source", "", "publish as this service; it must be the event's producer in the catalog")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up when the broker has not acknowledged the event by then")
 	conn.add(cmd)
 	aud.add(cmd)
 	tokens.addSource(cmd)
