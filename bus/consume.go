@@ -23,10 +23,17 @@ import (
 //
 // Before h sees an event, the record is decoded and checked: a known event
 // on its own topic, a schema id that is that event's version, a payload
-// valid under it and carrying the header's tenant. A record failing any
-// check — and an event whose handler fails permanently or panics — is
-// written to "<topic>.dlq" with the reason and then acknowledged: nothing is
-// dropped, nothing blocks the partition.
+// valid under it and carrying the header's tenant; with WithTokenVerifier a
+// valid token of the event's producer; PII encrypted (decrypted for h with
+// WithPII). A record failing any check — and an event whose handler fails
+// permanently or panics — is written to "<topic>.dlq" with the reason and
+// then acknowledged: nothing is dropped, nothing blocks the partition.
+//
+// A handler's other errors are retried on the event's schedule: parked on
+// the topic's retry topics for non-blocking events where the transport
+// parks (RetryParker: Kafka), which Subscribe then reads too; in place,
+// holding the event's key only, otherwise. With WithSource, topics whose
+// events do not list the service as a consumer are refused.
 func (c *Client) Subscribe(ctx context.Context, sub Subscription, h Handler) error {
 	if sub.Group == "" || len(sub.Topics) == 0 {
 		return errors.New("subscribe: a group and at least one topic are required")
