@@ -396,28 +396,43 @@ logger.request.level = WARN
 EOF
 }
 
+# begin_start NAME PIDFILE RUNNING READY HINT PORT...: how every service's
+# start begins. Returns 0 when NAME is up (nothing to do), 1 when its process
+# runs but does not answer yet (the caller waits for it), 2 when it must be
+# started: a stale pid file is removed and its ports are checked free (HINT
+# names the variables that move them).
+begin_start() {
+	local name=$1 pidf=$2 running=$3 ready=$4 hint=$5 port
+	shift 5
+	if "$running"; then
+		if "$ready"; then
+			log "$name already up on $HOST:$1 (pid $(pid_of "$pidf"))"
+			return 0
+		fi
+		log "$name process $(pid_of "$pidf") is running but not answering yet; waiting"
+		return 1
+	fi
+	if [[ -e "$pidf" ]]; then
+		log "$name: removing stale pid file (no $name of ours runs as pid $(pid_of "$pidf"))"
+		rm -f "$pidf"
+	fi
+	for port in "$@"; do
+		if port_open "$port"; then
+			die "$name: port $HOST:$port is already in use by another process ($(port_owner "$port")); stop it or set $hint"
+		fi
+	done
+	return 2
+}
+
 kafka_up() { # kafka_up NAME
 	kafka_select "$1"
 	ensure_kcat
 	local extra=""
 	if ((K_SASL)); then extra=", SASL_PLAINTEXT/PLAIN, StandardAuthorizer, super user $KAFKA_SASL_ADMIN"; fi
-	if kafka_running; then
-		if kafka_ready; then
-			log "$K_NAME already up on $HOST:$K_PORT (pid $(pid_of "$K_PID"))"
-			return 0
-		fi
-		log "$K_NAME process $(pid_of "$K_PID") is running but not answering yet; waiting"
-	else
-		if [[ -e "$K_PID" ]]; then
-			log "$K_NAME: removing stale pid file (no kafka of ours runs as pid $(pid_of "$K_PID"))"
-			rm -f "$K_PID"
-		fi
-		local p
-		for p in "$K_PORT" "$K_CPORT"; do
-			if port_open "$p"; then
-				die "$K_NAME: port $HOST:$p is already in use by another process ($(port_owner "$p")); stop it or set $K_PORT_VARS"
-			fi
-		done
+	local rc=0
+	begin_start "$K_NAME" "$K_PID" kafka_running kafka_ready "$K_PORT_VARS" "$K_PORT" "$K_CPORT" || rc=$?
+	((rc == 0)) && return 0
+	if ((rc == 2)); then
 		ensure_java
 		ensure_kafka_jars
 		write_kafka_config
@@ -487,20 +502,10 @@ redis_ready() {
 redis_running() { pid_matches "$REDIS_PID" 'redis-server'; }
 
 redis_up() {
-	if redis_running; then
-		if redis_ready; then
-			log "redis already up on $HOST:$REDIS_PORT (pid $(pid_of "$REDIS_PID"))"
-			return 0
-		fi
-		log "redis process $(pid_of "$REDIS_PID") is running but not answering yet; waiting"
-	else
-		if [[ -e "$REDIS_PID" ]]; then
-			log "redis: removing stale pid file (no redis of ours runs as pid $(pid_of "$REDIS_PID"))"
-			rm -f "$REDIS_PID"
-		fi
-		if port_open "$REDIS_PORT"; then
-			die "redis: port $HOST:$REDIS_PORT is already in use by another process ($(port_owner "$REDIS_PORT")); stop it or set SPINE_REDIS_PORT"
-		fi
+	local rc=0
+	begin_start redis "$REDIS_PID" redis_running redis_ready SPINE_REDIS_PORT "$REDIS_PORT" || rc=$?
+	((rc == 0)) && return 0
+	if ((rc == 2)); then
 		if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
 			apt_install redis-server redis-tools
 		fi
@@ -814,23 +819,11 @@ kc_check_client() {
 }
 
 kc_up() {
-	if kc_running; then
-		if kc_ready; then
-			log "keycloak already up on $HOST:$KEYCLOAK_PORT (pid $(pid_of "$KC_PID"))"
-			return 0
-		fi
-		log "keycloak process $(pid_of "$KC_PID") is running but not answering yet; waiting"
-	else
-		if [[ -e "$KC_PID" ]]; then
-			log "keycloak: removing stale pid file (no keycloak of ours runs as pid $(pid_of "$KC_PID"))"
-			rm -f "$KC_PID"
-		fi
-		local p
-		for p in "$KEYCLOAK_PORT" "$KEYCLOAK_MANAGEMENT_PORT"; do
-			if port_open "$p"; then
-				die "keycloak: port $HOST:$p is already in use by another process ($(port_owner "$p")); stop it or set SPINE_KEYCLOAK_PORT/SPINE_KEYCLOAK_MANAGEMENT_PORT"
-			fi
-		done
+	local rc=0
+	begin_start keycloak "$KC_PID" kc_running kc_ready SPINE_KEYCLOAK_PORT/SPINE_KEYCLOAK_MANAGEMENT_PORT \
+		"$KEYCLOAK_PORT" "$KEYCLOAK_MANAGEMENT_PORT" || rc=$?
+	((rc == 0)) && return 0
+	if ((rc == 2)); then
 		ensure_java
 		kc_ensure_dist
 		kc_write_secrets
