@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -57,7 +58,7 @@ func (t *Transport) ApplyCatalog(ctx context.Context, cat *catalog.Catalog, part
 	if err := t.EnsureTopics(ctx, specs...); err != nil {
 		return nil, err
 	}
-	after, err := t.partitionCounts(ctx, names)
+	after, err := t.settledCounts(ctx, names, specs)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: apply topics: %w", err)
 	}
@@ -124,4 +125,37 @@ func sortedKeys(m map[string]*string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// settleTimeout bounds how long ApplyCatalog waits for the cluster's
+// metadata to show the topics it created or grew.
+const settleTimeout = 15 * time.Second
+
+// settledCounts reads the partition counts of names (wire names of specs)
+// until every topic exists with at least its spec's partitions. Apache
+// Kafka creates topics and adds partitions asynchronously: metadata read
+// right after the request can still show the old count, and apply must
+// report, and leave, the state it made.
+func (t *Transport) settledCounts(ctx context.Context, names []string, specs []TopicSpec) (map[string]partitionCount, error) {
+	deadline := time.Now().Add(settleTimeout)
+	for {
+		counts, err := t.partitionCounts(ctx, names)
+		if err != nil {
+			return nil, err
+		}
+		settled := true
+		for i, w := range names {
+			if pc := counts[w]; pc.err != nil || pc.n < specs[i].Partitions {
+				settled = false
+			}
+		}
+		if settled || time.Now().After(deadline) {
+			return counts, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
