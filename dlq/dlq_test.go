@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/inopsio/spine/audit"
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/bus/bustest"
@@ -23,19 +21,6 @@ import (
 	"github.com/inopsio/spine/dlq"
 	"github.com/inopsio/spine/event"
 )
-
-func dropTable(t *testing.T, url, table string) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `DROP TABLE IF EXISTS `+pgx.Identifier{table}.Sanitize()); err != nil {
-		t.Error(err)
-	}
-}
 
 const (
 	errOwner     = "crm rejected lead: unknown owner"

@@ -19,6 +19,7 @@ import (
 	"github.com/inopsio/spine/bus/kafka"
 	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/dlq"
+	"github.com/inopsio/spine/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -63,15 +64,12 @@ func backends() []backend {
 			addr := bustest.Service(t, "SPINE_TEST_KAFKA")
 			pg := bustest.Service(t, "SPINE_TEST_POSTGRES")
 			suffix := uuid.NewString()[:8]
-			table := "dlq_test_audit_" + suffix
+			table := pgtest.Table(t, pg, "dlq_test_audit_")
 			s, err := audit.OpenPostgres(context.Background(), pg, table)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() {
-				_ = s.Close()
-				dropTable(t, pg, table)
-			})
+			t.Cleanup(func() { _ = s.Close() })
 			e := newEnv(t, kafka.Config{Brokers: []string{addr}, Namespace: "t-" + suffix + "."}, s)
 			var specs []kafka.TopicSpec
 			for _, tp := range topics {

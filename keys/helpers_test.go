@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 
 	"github.com/inopsio/spine/bus/bustest"
 	"github.com/inopsio/spine/internal/fakeclock"
+	"github.com/inopsio/spine/internal/pgtest"
 	"github.com/inopsio/spine/keys"
 )
 
@@ -66,23 +66,12 @@ func storeKinds(t testing.TB) []storeKind {
 func openPostgres(t testing.TB, table string) keys.Store {
 	t.Helper()
 	url := bustest.Service(t, "SPINE_TEST_POSTGRES")
+	pgtest.DropAtCleanup(t, url, table) // several stores may share table: each drops it, once is enough
 	s, err := keys.OpenPostgresStore(context.Background(), url, table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = s.Close()
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP TABLE IF EXISTS `+pgx.Identifier{table}.Sanitize()); err != nil {
-			t.Error(err)
-		}
-	})
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 

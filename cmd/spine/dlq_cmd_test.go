@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-
 	"github.com/inopsio/spine/audit"
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/bus/bustest"
@@ -23,6 +20,7 @@ import (
 	"github.com/inopsio/spine/codec"
 	"github.com/inopsio/spine/dedup"
 	"github.com/inopsio/spine/event"
+	"github.com/inopsio/spine/internal/pgtest"
 )
 
 // dlqWorld is a dev platform with real dead letters: a group whose handler
@@ -309,14 +307,7 @@ func TestDlqPurgeAuditPostgres(t *testing.T) {
 	if err := tr.Send(context.Background(), letter); err != nil {
 		t.Fatal(err)
 	}
-	table := "dlq_cli_audit_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if conn, err := pgx.Connect(ctx, url); err == nil {
-			_, _ = conn.Exec(ctx, `DROP TABLE IF EXISTS `+table)
-			_ = conn.Close(ctx)
-		}
-	})
+	table := pgtest.Table(t, url, "dlq_cli_audit_")
 	r := runCLI(t, "", "dlq", "purge", "--brokers", s.KafkaAddr(), "--postgres", url, "--audit-table", table,
 		"--actor", "bob", "--reason", "synthetic")
 	if r.code != 0 || !strings.Contains(r.stdout, "1 purged") {

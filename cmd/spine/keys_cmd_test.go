@@ -10,11 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-
 	"github.com/inopsio/spine/audit"
 	"github.com/inopsio/spine/bus/bustest"
+	"github.com/inopsio/spine/internal/pgtest"
 	"github.com/inopsio/spine/keys"
 	"github.com/inopsio/spine/keys/transittest"
 )
@@ -249,22 +247,7 @@ func TestKeysCLIVault(t *testing.T) {
 func TestKeysCLIPostgres(t *testing.T) {
 	keysEnv(t)
 	url := bustest.Service(t, "SPINE_TEST_POSTGRES")
-	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	keysTable, auditTable := "spine_keys_cli_"+suffix, "audit_keys_cli_"+suffix
-	t.Cleanup(func() {
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(ctx)
-		for _, tbl := range []string{keysTable, auditTable} {
-			if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{tbl}.Sanitize()); err != nil {
-				t.Error(err)
-			}
-		}
-	})
+	keysTable, auditTable := pgtest.Table(t, url, "spine_keys_cli_"), pgtest.Table(t, url, "audit_keys_cli_")
 	dir := t.TempDir()
 	seedKeys(t, keys.Config{DataDir: dir, PostgresURL: url, PostgresTable: keysTable}, time.Now(), keysTenantA, keysTenantB)
 	pg := []string{"--data-dir", dir, "--keys-postgres", url, "--keys-table", keysTable}
