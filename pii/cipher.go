@@ -107,6 +107,30 @@ func checkIDs(tenantID, eventID string) error {
 
 func (c *Cipher) state() *state { return c.states.Get().(*state) }
 
+// find is how Encrypt and Decrypt (op) begin: the PII paths of the event's
+// version, the ids checked, the payload scanned for PII values. A nil state
+// means there is nothing to do: no PII fields, or none present. Callers
+// release the state.
+func (c *Cipher) find(op, eventName, version, tenantID, eventID string, payload []byte) (*state, error) {
+	root, err := c.paths(eventName, version)
+	if err != nil || root == nil {
+		return nil, err
+	}
+	if err := checkIDs(tenantID, eventID); err != nil {
+		return nil, fmt.Errorf("pii: %s %s: %w", op, eventName, err)
+	}
+	st := c.state()
+	if err := st.scan(payload, root); err != nil {
+		c.release(st)
+		return nil, fmt.Errorf("pii: %s %s: %w", op, eventName, err)
+	}
+	if len(st.spans) == 0 {
+		c.release(st)
+		return nil, nil
+	}
+	return st, nil
+}
+
 func (c *Cipher) release(st *state) {
 	st.reset()
 	c.states.Put(st)
@@ -124,24 +148,14 @@ func (c *Cipher) release(st *state) {
 // that already looks like a ciphertext is encrypted again, not skipped, so
 // a payload cannot smuggle a ciphertext from elsewhere past the producer.
 func (c *Cipher) Encrypt(ctx context.Context, eventName, version, tenantID, eventID string, payload []byte) ([]byte, error) {
-	root, err := c.paths(eventName, version)
+	st, err := c.find("encrypt", eventName, version, tenantID, eventID, payload)
 	if err != nil {
 		return nil, err
 	}
-	if root == nil {
+	if st == nil {
 		return payload, nil
 	}
-	if err := checkIDs(tenantID, eventID); err != nil {
-		return nil, fmt.Errorf("pii: encrypt %s: %w", eventName, err)
-	}
-	st := c.state()
 	defer c.release(st)
-	if err := st.scan(payload, root); err != nil {
-		return nil, fmt.Errorf("pii: encrypt %s: %w", eventName, err)
-	}
-	if len(st.spans) == 0 {
-		return payload, nil
-	}
 	size := len(payload)
 	for _, sp := range st.spans {
 		if sp.kind != '"' {
@@ -186,24 +200,14 @@ func (c *Cipher) Encrypt(ctx context.Context, eventName, version, tenantID, even
 // ErrTampered, or the key store's error (keys.ErrShredded,
 // keys.ErrUnknownVersion). A payload without PII fields is returned as is.
 func (c *Cipher) Decrypt(ctx context.Context, eventName, version, tenantID, eventID string, payload []byte) ([]byte, error) {
-	root, err := c.paths(eventName, version)
+	st, err := c.find("decrypt", eventName, version, tenantID, eventID, payload)
 	if err != nil {
 		return nil, err
 	}
-	if root == nil {
+	if st == nil {
 		return payload, nil
 	}
-	if err := checkIDs(tenantID, eventID); err != nil {
-		return nil, fmt.Errorf("pii: decrypt %s: %w", eventName, err)
-	}
-	st := c.state()
 	defer c.release(st)
-	if err := st.scan(payload, root); err != nil {
-		return nil, fmt.Errorf("pii: decrypt %s: %w", eventName, err)
-	}
-	if len(st.spans) == 0 {
-		return payload, nil
-	}
 	out := make([]byte, 0, len(payload))
 	prev, keyVersion := 0, -1
 	var aead cipher.AEAD
