@@ -183,6 +183,7 @@ func (c *Client) check(ctx context.Context, d *Delivery, topic string) (*Message
 	// validates the payload once, decrypted (secure); one without validates
 	// it with ciphertext in place of the PII fields.
 	validate := c.validator.ValidateKey
+	piiFields := e.Version(hd.Version).PII // the schema id check found the version
 	enc, encrypted := lookupHeader(dec.Extra, codec.HeaderEncryption)
 	switch {
 	case encrypted && enc != pii.HeaderValue:
@@ -191,9 +192,9 @@ func (c *Client) check(ctx context.Context, d *Delivery, topic string) (*Message
 		validate = nil
 	case encrypted:
 		validate = c.validator.ValidateKeyEncrypted
-	case !c.plaintextPII && len(e.Version(hd.Version).PII) > 0:
+	case !c.plaintextPII && len(piiFields) > 0:
 		return nil, &rejection{KindPlaintext, fmt.Errorf("%s %s carries PII fields %v without %s: they are plaintext",
-			e.Name, hd.Version, e.Version(hd.Version).PII, codec.HeaderEncryption)}
+			e.Name, hd.Version, piiFields, codec.HeaderEncryption)}
 	}
 	if validate != nil {
 		if rej := c.validatePayload(validate, e, hd, dec.Envelope.Payload); rej != nil {
@@ -203,7 +204,7 @@ func (c *Client) check(ctx context.Context, d *Delivery, topic string) (*Message
 	return &Message{
 		Envelope: dec.Envelope, SchemaID: dec.SchemaID, Topic: topic, Partition: d.Partition,
 		Offset: d.Offset, ID: d.ID, Attempt: d.Attempt, Timestamp: d.Timestamp, Headers: dec.Extra,
-		Encrypted: encrypted, producer: e.Source, hasPII: len(e.Version(hd.Version).PII) > 0, event: e,
+		Encrypted: encrypted, event: e, hasPII: len(piiFields) > 0,
 	}, nil
 }
 

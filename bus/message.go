@@ -38,7 +38,6 @@ type Message struct {
 	// (WithPII), as ciphertext strings otherwise.
 	Encrypted bool
 
-	producer string         // the event's catalog producer
-	hasPII   bool           // its schema version has PII fields
-	event    *catalog.Event // its catalog entry
+	event  *catalog.Event // its catalog entry
+	hasPII bool           // its schema version has PII fields
 }

@@ -126,7 +126,7 @@ func (c *Client) auditPII(ctx context.Context, action, outcome string, entries .
 // validation of the plaintext, then the audit row of the access.
 func (c *Client) secure(ctx context.Context, group string, m *Message) (*rejection, error) {
 	if c.verifier != nil {
-		if rej, err := c.checkToken(ctx, m, m.producer); rej != nil || err != nil {
+		if rej, err := c.checkToken(ctx, m, m.event.Source); rej != nil || err != nil {
 			return rej, err
 		}
 	}
