@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
 	"github.com/inopsio/spine/audit"
@@ -19,6 +18,7 @@ import (
 	"github.com/inopsio/spine/bus/kafka"
 	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/dlq"
+	"github.com/inopsio/spine/internal/kafkatest"
 	"github.com/inopsio/spine/internal/pgtest"
 )
 
@@ -63,14 +63,14 @@ func backends() []backend {
 		{"kafka+postgres", func(t *testing.T) *env {
 			addr := bustest.Service(t, "SPINE_TEST_KAFKA")
 			pg := bustest.Service(t, "SPINE_TEST_POSTGRES")
-			suffix := uuid.NewString()[:8]
+			ns := kafkatest.Namespace(t, []string{addr}, "t-")
 			table := pgtest.Table(t, pg, "dlq_test_audit_")
 			s, err := audit.OpenPostgres(context.Background(), pg, table)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = s.Close() })
-			e := newEnv(t, kafka.Config{Brokers: []string{addr}, Namespace: "t-" + suffix + "."}, s)
+			e := newEnv(t, kafka.Config{Brokers: []string{addr}, Namespace: ns}, s)
 			var specs []kafka.TopicSpec
 			for _, tp := range topics {
 				specs = append(specs, kafka.TopicSpec{Name: tp, Partitions: 3}, kafka.TopicSpec{Name: bus.DLQTopic(tp), Partitions: 3})

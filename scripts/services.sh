@@ -14,7 +14,8 @@
 # Usage: scripts/services.sh up|down|status|env|reset|restart SERVICE
 #   up      install what is missing, start what is not running, wait until ready,
 #           then print the export lines of `env` on stdout (eval-able).
-#   down    stop all services cleanly (data is kept).
+#   down    stop all services cleanly (data is kept; but the Kafka brokers
+#           start on empty storage at the next `up`: they are test fixtures).
 #   status  one line per service; exit status 1 if any is down.
 #   env     print the export lines tests use: eval "$(scripts/services.sh env)"
 #   reset   down, then delete all service data (the downloaded jars are kept).
@@ -424,8 +425,14 @@ begin_start() {
 	return 2
 }
 
-kafka_up() { # kafka_up NAME
+# kafka_up NAME [keep]: start the instance if it is not running. A cold start
+# begins on empty storage unless "keep" (restart) is given: the test brokers
+# hold only what tests create, tests delete their namespaces, and a broker
+# that kept every interrupted run's topics (thousands of partitions) takes
+# minutes to load them at start (CI once timed out on exactly that).
+kafka_up() {
 	kafka_select "$1"
+	local keep="${2:-}"
 	ensure_kcat
 	local extra=""
 	if ((K_SASL)); then extra=", SASL_PLAINTEXT/PLAIN, StandardAuthorizer, super user $KAFKA_SASL_ADMIN"; fi
@@ -435,6 +442,10 @@ kafka_up() { # kafka_up NAME
 	if ((rc == 2)); then
 		ensure_java
 		ensure_kafka_jars
+		if [[ "$keep" != keep && -d "$K_DATA" ]]; then
+			log "$K_NAME: starting on empty storage (dropping $(find "$K_DATA" -mindepth 1 -maxdepth 1 -type d | wc -l) partition dirs of earlier runs; restart keeps data)"
+			rm -rf "$K_DATA"
+		fi
 		write_kafka_config
 		local cp="$KAFKA_LIBS/*"
 		if [[ ! -f "$K_DATA/meta.properties" ]]; then
@@ -988,7 +999,7 @@ cmd_restart() { # cmd_restart SERVICE
 	lock_state
 	ensure_packages
 	case "${1:-}" in
-	kafka | kafka-sasl) kafka_stop "$1" && "$BASH" "${BASH_SOURCE[0]}" __up "$1" ;;
+	kafka | kafka-sasl) kafka_stop "$1" && "$BASH" "${BASH_SOURCE[0]}" __up "$1" keep ;;
 	redis) redis_stop && "$BASH" "${BASH_SOURCE[0]}" __up redis ;;
 	postgres) pg_stop && "$BASH" "${BASH_SOURCE[0]}" __up postgres ;;
 	keycloak) kc_stop && "$BASH" "${BASH_SOURCE[0]}" __up keycloak ;;
@@ -1027,7 +1038,7 @@ reset) cmd_reset ;;
 restart) cmd_restart "${2:-}" ;;
 __up) # internal: cmd_up runs this for each service while holding the lock
 	case "${2:-}" in
-	redis) redis_up ;; postgres) pg_up ;; kafka | kafka-sasl) kafka_up "$2" ;; keycloak) kc_up ;;
+	redis) redis_up ;; postgres) pg_up ;; kafka | kafka-sasl) kafka_up "$2" "${3:-}" ;; keycloak) kc_up ;;
 	*) die "unknown service '${2:-}'" ;;
 	esac ;;
 -h | --help | help) usage 0 ;;

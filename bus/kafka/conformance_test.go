@@ -2,20 +2,17 @@ package kafka_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/inopsio/spine/broker"
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/bus/bustest"
 	"github.com/inopsio/spine/bus/kafka"
+	"github.com/inopsio/spine/internal/kafkatest"
 )
 
 // The conformance suite (package bustest) against the embedded broker and
@@ -107,37 +104,35 @@ func TestConformanceEmbedded(t *testing.T) {
 
 func TestConformanceKafka(t *testing.T) {
 	addr := bustest.Service(t, "SPINE_TEST_KAFKA")
+	// Each case's namespace is dropped (topics, retry and dead-letter topics,
+	// groups) once the whole suite is done: a case's consumer child or
+	// restarted broker may still touch it during the case's own cleanup.
+	var mu sync.Mutex
+	used := map[string]bool{}
+	t.Cleanup(func() {
+		for ns := range used {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if err := kafkatest.Drop(ctx, []string{addr}, ns); err != nil {
+				t.Errorf("%v", err)
+			}
+			cancel()
+		}
+	})
 	bustest.Run(t, bustest.Backend{
 		Name: "kafka",
-		New:  func(t testing.TB, ns string) bus.Transport { return newConformanceTransport(t, addr, ns) },
+		New: func(t testing.TB, ns string) bus.Transport {
+			mu.Lock()
+			used[ns] = true
+			mu.Unlock()
+			return newConformanceTransport(t, addr, ns)
+		},
 		Prepare: func(t testing.TB, ns string, topics []string) {
+			mu.Lock()
+			used[ns] = true
+			mu.Unlock()
 			prepareTopics(t, addr, ns, topics)
-			t.Cleanup(func() { deleteTopics(t, addr, ns, topics) })
 		},
 		Restart: func(t testing.TB) { bustest.RestartService(t, "kafka") },
 		Addr:    func() string { return addr },
 	})
-}
-
-// deleteTopics removes a test's topics from the shared broker.
-func deleteTopics(t testing.TB, addr, ns string, topics []string) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Errorf("delete topics: %v", err)
-		return
-	}
-	defer cl.Close()
-	wire := make([]string, len(topics))
-	for i, tp := range topics {
-		wire[i] = ns + tp
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := kadm.NewClient(cl).DeleteTopics(ctx, wire...)
-	if err == nil {
-		err = res.Error()
-	}
-	if err != nil {
-		t.Logf("delete topics %v: %v", wire, fmt.Errorf("%w", err))
-	}
 }

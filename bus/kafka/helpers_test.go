@@ -2,8 +2,6 @@ package kafka_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +18,7 @@ import (
 	"github.com/inopsio/spine/bus/bustest"
 	"github.com/inopsio/spine/bus/kafka"
 	"github.com/inopsio/spine/catalog"
+	"github.com/inopsio/spine/internal/kafkatest"
 )
 
 // backend is a Kafka-protocol broker the tests run against.
@@ -56,18 +55,17 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// namespace is unique per test, so tests share a real broker safely.
-func namespace() string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return "t-" + hex.EncodeToString(b) + "."
+// namespace is unique per test, so tests share a real broker safely; its
+// topics and groups are deleted when the test ends.
+func namespace(t testing.TB, brokers []string) string {
+	return kafkatest.Namespace(t, brokers, "t-")
 }
 
 // newTransport returns a transport in a fresh namespace with topics (and
 // their dead-letter topics) created with partitions partitions.
 func newTransport(t testing.TB, brokers []string, partitions int32, topics ...string) *kafka.Transport {
 	t.Helper()
-	tr, err := kafka.New(kafka.Config{Brokers: brokers, Namespace: namespace(), Logger: testLogger(),
+	tr, err := kafka.New(kafka.Config{Brokers: brokers, Namespace: namespace(t, brokers), Logger: testLogger(),
 		FetchMaxWait: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -353,7 +353,7 @@ func TestWireTopicAndJavaPartitioning(t *testing.T) {
 
 func TestSendErrorNamesTopic(t *testing.T) {
 	eachBackend(t, func(t *testing.T, brokers []string) {
-		tr, err := kafka.New(kafka.Config{Brokers: brokers, Namespace: namespace(), Logger: testLogger()})
+		tr, err := kafka.New(kafka.Config{Brokers: brokers, Namespace: namespace(t, brokers), Logger: testLogger()})
 		if err != nil {
 			t.Fatal(err)
 		}
