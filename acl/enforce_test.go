@@ -47,6 +47,8 @@ type broker struct {
 	// a namespace of its own for each test on a shared Apache Kafka.
 	base string
 	mech func(user string) sasl.Mechanism
+	// mechanism names mech for kafka.SASL: Spine's own clients log in so.
+	mechanism string
 }
 
 // brokerKinds are the brokers every enforcement test runs against.
@@ -88,7 +90,7 @@ func kfakeBroker(t *testing.T, ns string) *broker {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return &broker{addr: c.ListenAddrs()[0], mech: func(user string) sasl.Mechanism {
+	return &broker{addr: c.ListenAddrs()[0], mechanism: "SCRAM-SHA-256", mech: func(user string) sasl.Mechanism {
 		return scram.Auth{User: user, Pass: user + "-secret"}.AsSha256Mechanism()
 	}}
 }
@@ -106,7 +108,7 @@ func kfakeBroker(t *testing.T, ns string) *broker {
 func apacheBroker(t *testing.T, ns string) *broker {
 	t.Helper()
 	addr := bustest.Service(t, apacheSASLEnv)
-	b := &broker{addr: addr, base: "acl-test-" + uuid.NewString()[:8] + ".", mech: func(user string) sasl.Mechanism {
+	b := &broker{addr: addr, base: "acl-test-" + uuid.NewString()[:8] + ".", mechanism: "PLAIN", mech: func(user string) sasl.Mechanism {
 		return plain.Auth{User: user, Pass: user + "-secret"}.AsMechanism()
 	}}
 	adm := b.admin(t)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -45,6 +46,10 @@ func New(cfg Config) (*Transport, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cfg.TLS == nil && strings.EqualFold(cfg.SASL.Mechanism, "PLAIN") {
+		cfg.Logger.Warn("kafka: SASL PLAIN without TLS sends the password in the clear; set Config.TLS outside a trusted network",
+			"brokers", cfg.Brokers, "user", cfg.SASL.User)
 	}
 	cl, err := kgo.NewClient(cfg.producerOpts()...)
 	if err != nil {

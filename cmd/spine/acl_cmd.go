@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,9 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/inopsio/spine/acl"
 	"github.com/inopsio/spine/catalog"
@@ -99,51 +96,10 @@ func grantTable(out io.Writer, change string, grants []acl.Grant) error {
 	return w.Flush()
 }
 
-// saslFlags say how a command authenticates to Kafka. The password is read
-// from the environment only: a flag would show in ps and shell history.
-type saslFlags struct{ mechanism, user string }
-
-// saslPasswordEnv holds the SASL password.
-const saslPasswordEnv = "SPINE_KAFKA_SASL_PASSWORD"
-
-func (s *saslFlags) add(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	fl.StringVar(&s.mechanism, "sasl-mechanism", envOr("SPINE_KAFKA_SASL_MECHANISM", ""),
-		"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty: no authentication ($SPINE_KAFKA_SASL_MECHANISM)")
-	fl.StringVar(&s.user, "sasl-user", envOr("SPINE_KAFKA_SASL_USER", ""),
-		"SASL user; the password is read from $"+saslPasswordEnv+" ($SPINE_KAFKA_SASL_USER)")
-}
-
-func (s *saslFlags) opt() ([]kgo.Opt, error) {
-	if s.mechanism == "" {
-		if s.user != "" {
-			return nil, usageErrorf("--sasl-user needs --sasl-mechanism")
-		}
-		return nil, nil
-	}
-	pass := os.Getenv(saslPasswordEnv)
-	if s.user == "" || pass == "" {
-		return nil, usageErrorf("--sasl-mechanism %s needs --sasl-user and the password in $%s", s.mechanism, saslPasswordEnv)
-	}
-	var m sasl.Mechanism
-	switch strings.ToUpper(s.mechanism) {
-	case "PLAIN":
-		m = plain.Auth{User: s.user, Pass: pass}.AsMechanism()
-	case "SCRAM-SHA-256":
-		m = scram.Auth{User: s.user, Pass: pass}.AsSha256Mechanism()
-	case "SCRAM-SHA-512":
-		m = scram.Auth{User: s.user, Pass: pass}.AsSha512Mechanism()
-	default:
-		return nil, usageErrorf("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.mechanism)
-	}
-	return []kgo.Opt{kgo.SASL(m)}, nil
-}
-
 func newAclApplyCmd() *cobra.Command {
 	var (
 		gf            aclGrantFlags
-		auth          saslFlags
-		brokers       string
+		kf            kafkaFlags
 		prune, dryRun bool
 		timeout       time.Duration
 	)
@@ -164,14 +120,18 @@ func newAclApplyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			authOpts, err := auth.opt()
+			cfg, err := kf.config("spine-acl", slog.New(slog.DiscardHandler))
 			if err != nil {
 				return err
+			}
+			connOpts, err := cfg.ClientOpts()
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
 			}
 			if timeout <= 0 {
 				return usageErrorf("--timeout must be positive")
 			}
-			cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(splitBrokers(brokers)...), kgo.ClientID("spine-acl")}, authOpts...)...)
+			cl, err := kgo.NewClient(connOpts...)
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
@@ -202,9 +162,8 @@ func newAclApplyCmd() *cobra.Command {
 			return err
 		},
 	}
-	brokersFlag(cmd, &brokers)
+	kf.add(cmd)
 	gf.add(cmd)
-	auth.add(cmd)
 	cmd.Flags().BoolVar(&prune, "prune", false, "delete the ALLOW ACLs of catalog principals that the catalog no longer grants")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change; change nothing")
 	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "give up after this long")

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inopsio/spine/bus"
-	"github.com/inopsio/spine/bus/kafka"
 	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/dedup"
 	"github.com/inopsio/spine/exechandler"
@@ -17,15 +16,16 @@ import (
 
 func newConsumeCmd() *cobra.Command {
 	var (
-		brokers, group, command string
-		service                 string
-		events                  []string
-		fromBeginning           bool
-		concurrency             int
-		timeout                 time.Duration
-		conn                    keysConn
-		aud                     auditConn
-		tokens                  tokenFlags
+		kf             kafkaFlags
+		group, command string
+		service        string
+		events         []string
+		fromBeginning  bool
+		concurrency    int
+		timeout        time.Duration
+		conn           keysConn
+		aud            auditConn
+		tokens         tokenFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "consume [--brokers LIST] [--data-dir DIR] --group NAME [--service NAME] [--event NAME]... [--from-beginning] [--issuer URL | --no-verify] --exec CMD",
@@ -81,9 +81,9 @@ func newConsumeCmd() *cobra.Command {
 			if cmd.Flags().Changed("service") {
 				opts = append(opts, bus.WithSource(service))
 			}
-			t, err := kafka.New(kafka.Config{Brokers: splitBrokers(brokers), ClientID: "spine-consume", Logger: log})
+			t, err := kf.transport("spine-consume", log)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			defer t.Close()
 			client, err := bus.New(t, append(opts, bus.WithLogger(log))...)
@@ -102,7 +102,7 @@ func newConsumeCmd() *cobra.Command {
 			return err
 		},
 	}
-	brokersFlag(cmd, &brokers)
+	kf.add(cmd)
 	cmd.Flags().StringVar(&group, "group", "", "consumer group (required)")
 	cmd.Flags().StringVar(&service, "service", "", "the catalog service this consumer is, for the audit trail and the consume grant (default: the group, without the grant check)")
 	cmd.Flags().StringArrayVar(&events, "event", nil, "only this event (repeatable; default: every catalog event, or with --service every event it consumes)")

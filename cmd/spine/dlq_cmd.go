@@ -27,10 +27,13 @@ func newDlqCmd() *cobra.Command {
 }
 
 // dlqConn are the flags that say where Kafka is.
-type dlqConn struct{ brokers, namespace string }
+type dlqConn struct {
+	kafka     kafkaFlags
+	namespace string
+}
 
 func (c *dlqConn) add(cmd *cobra.Command) {
-	brokersFlag(cmd, &c.brokers)
+	c.kafka.add(cmd)
 	// Tests isolate themselves on a shared Kafka with a namespace; operators
 	// have no use for it until environments share a cluster.
 	cmd.Flags().StringVar(&c.namespace, "namespace", "", "topic name prefix on the wire")
@@ -39,7 +42,11 @@ func (c *dlqConn) add(cmd *cobra.Command) {
 
 // open connects a Manager; close releases what it opened.
 func (c *dlqConn) open(log *slog.Logger) (m *dlq.Manager, close func(), err error) {
-	cfg := kafka.Config{Brokers: splitBrokers(c.brokers), Namespace: c.namespace, ClientID: "spine-dlq", Logger: log}
+	cfg, err := c.kafka.config("spine-dlq", log)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Namespace = c.namespace
 	t, err := kafka.New(cfg)
 	if err != nil {
 		return nil, nil, &exitError{code: exitUsage, err: err}

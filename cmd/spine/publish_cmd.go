@@ -5,43 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/inopsio/spine/bus"
-	"github.com/inopsio/spine/bus/kafka"
 	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/event"
 )
 
-// DefaultBrokers is where every command looks for Kafka unless told:
-// `spine dev`'s embedded broker.
-const DefaultBrokers = "127.0.0.1:9092"
-
-// brokersFlag adds --brokers with the SPINE_BROKERS default.
-func brokersFlag(cmd *cobra.Command, into *string) {
-	cmd.Flags().StringVar(into, "brokers", envOr("SPINE_BROKERS", DefaultBrokers), "Kafka brokers, comma-separated ($SPINE_BROKERS)")
-}
-
-func splitBrokers(s string) []string {
-	var out []string
-	for b := range strings.SplitSeq(s, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
 func newPublishCmd() *cobra.Command {
 	var (
-		brokers, source string
-		timeout         time.Duration
-		conn            keysConn
-		aud             auditConn
-		tokens          tokenFlags
+		kf      kafkaFlags
+		source  string
+		timeout time.Duration
+		conn    keysConn
+		aud     auditConn
+		tokens  tokenFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "publish [--brokers LIST] [--data-dir DIR] [--source NAME] [--issuer URL --client-id ID | --no-token] EVENT FILE",
@@ -92,9 +72,9 @@ func newPublishCmd() *cobra.Command {
 			if src != nil {
 				opts = append(opts, bus.WithTokenSource(src))
 			}
-			t, err := kafka.New(kafka.Config{Brokers: splitBrokers(brokers), ClientID: "spine-cli", Logger: log})
+			t, err := kf.transport("spine-cli", log)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			defer t.Close()
 			client, err := bus.New(t, opts...)
@@ -106,7 +86,7 @@ func newPublishCmd() *cobra.Command {
 			out, err := client.Publish(sendCtx, bus.Outgoing{Event: args[0], Payload: payload})
 			if err != nil && errors.Is(sendCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 				return fmt.Errorf("publish %s: no acknowledgement from %s within %s (is the broker up? spine dev listens on %s): %w",
-					args[0], brokers, timeout, DefaultBrokers, err)
+					args[0], kf.brokers, timeout, DefaultBrokers, err)
 			}
 			var ve *event.ValidationError
 			var ge *bus.GrantError
@@ -125,7 +105,7 @@ func newPublishCmd() *cobra.Command {
 			return nil
 		},
 	}
-	brokersFlag(cmd, &brokers)
+	kf.add(cmd)
 	cmd.Flags().StringVar(&source, "source", "", "publish as this service; it must be the event's producer in the catalog")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up when the broker has not acknowledged the event by then")
 	conn.add(cmd)

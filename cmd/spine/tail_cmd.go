@@ -16,12 +16,13 @@ import (
 
 func newTailCmd() *cobra.Command {
 	var (
-		brokers, tenant string
-		events          []string
-		fromBeginning   bool
-		maxEvents       int
-		conn            keysConn
-		pf              tailPIIFlags
+		kf            kafkaFlags
+		tenant        string
+		events        []string
+		fromBeginning bool
+		maxEvents     int
+		conn          keysConn
+		pf            tailPIIFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "tail [--brokers LIST] [--data-dir DIR] [--event NAME]... [--tenant ID] [--from-beginning] [--max N] [--ciphertext]",
@@ -50,9 +51,9 @@ func newTailCmd() *cobra.Command {
 				return err
 			}
 			defer closeDec()
-			t, err := kafka.New(kafka.Config{Brokers: splitBrokers(brokers), ClientID: "spine-tail", Logger: log})
+			t, err := kf.transport("spine-tail", log)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			defer t.Close()
 			enc := json.NewEncoder(cmd.OutOrStdout())
@@ -81,7 +82,7 @@ func newTailCmd() *cobra.Command {
 				})
 		},
 	}
-	brokersFlag(cmd, &brokers)
+	kf.add(cmd)
 	cmd.Flags().StringArrayVar(&events, "event", nil, "only this event (repeatable; default: every catalog event)")
 	cmd.Flags().StringVar(&tenant, "tenant", "", "only events of this tenant_id")
 	cmd.Flags().BoolVar(&fromBeginning, "from-beginning", false, "start at the oldest retained event instead of new ones")

@@ -1,14 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/inopsio/spine/bus/kafka"
 	"github.com/inopsio/spine/catalog"
 )
 
@@ -18,12 +19,13 @@ func newTopicsCmd() *cobra.Command {
 
 func newTopicsApplyCmd() *cobra.Command {
 	var (
-		brokers    string
+		kf         kafkaFlags
 		partitions int32
+		timeout    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "apply [--brokers LIST] [--partitions N]",
-		Short: "Create or update every catalog topic and its dead-letter topic",
+		Short: "Create or update every catalog topic, its retry topics and its dead-letter topic",
 		Long: "Create every catalog topic and its <topic>.dlq (retention.ms=604800000, 7\n" +
 			"days), or update them: missing configs are set, partitions are raised to\n" +
 			"--partitions, and a dead-letter topic to at least its source's count.\n" +
@@ -33,17 +35,22 @@ func newTopicsApplyCmd() *cobra.Command {
 			if partitions < 1 {
 				return usageErrorf("--partitions must be at least 1")
 			}
+			if timeout <= 0 {
+				return usageErrorf("--timeout must be positive")
+			}
 			cat, err := catalog.Default()
 			if err != nil {
 				return err
 			}
 			log := newLogger(cmd.ErrOrStderr(), slog.LevelWarn)
-			t, err := kafka.New(kafka.Config{Brokers: splitBrokers(brokers), ClientID: "spine-topics", Logger: log})
+			t, err := kf.transport("spine-topics", log)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			defer t.Close()
-			states, err := t.ApplyCatalog(cmd.Context(), cat, partitions)
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			states, err := t.ApplyCatalog(ctx, cat, partitions)
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "TOPIC\tPARTITIONS\tCHANGE")
 			for _, s := range states {
@@ -66,7 +73,8 @@ func newTopicsApplyCmd() *cobra.Command {
 			return err
 		},
 	}
-	brokersFlag(cmd, &brokers)
+	kf.add(cmd)
 	cmd.Flags().Int32Var(&partitions, "partitions", 3, "partitions of each topic, at least")
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long")
 	return cmd
 }
