@@ -31,7 +31,7 @@ import (
 //
 // A handler's other errors are retried on the event's schedule: parked on
 // the topic's retry topics for non-blocking events where the transport
-// parks (RetryParker: Kafka), which Subscribe then reads too; in place,
+// parks (RetryParker: Kafka, Redis), which Subscribe then reads too; in place,
 // holding the event's key only, otherwise. With WithSource, topics whose
 // events do not list the service as a consumer are refused.
 func (c *Client) Subscribe(ctx context.Context, sub Subscription, h Handler) error {

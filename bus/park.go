@@ -14,9 +14,10 @@ import (
 )
 
 // Non-blocking retries (spec §8, the default ordering policy): on a
-// transport whose partitions share one offset (Kafka), a failed event is
-// not retried in place, where it would hold every later record of its
-// partition. It is parked: copied to the retry topic of its attempt,
+// transport that parks (RetryParker: Kafka, Redis Streams), a failed event
+// is not retried in place, where it would hold every later record of its
+// partition (Kafka: one offset per partition) or of its key (both: order per
+// key). It is parked: copied to the retry topic of its attempt,
 // "<topic>.retry-<n>", with its due time in a header, and acknowledged, so
 // the partition keeps flowing. Each retry level has one fixed delay, so a
 // retry topic's records fall due in the order they were written: the

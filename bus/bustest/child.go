@@ -341,7 +341,7 @@ func caseKilledDuringRetry(e *env) {
 	if e.b.inProcess {
 		t.Skip("the memory double lives inside the test process: there is no consumer process to kill")
 	}
-	const event = "lead.created" // non-blocking: parked on Kafka, pending on Redis
+	const event = "lead.created" // non-blocking: parked on a retry topic
 	topics := e.prepare(event)
 	c := e.client(e.transport())
 	tenants := Tenants(4)

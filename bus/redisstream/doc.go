@@ -66,6 +66,11 @@
 // key's held-back entries are read back (XRANGE) and handed out in id order.
 // So within one consumer no entry of a key ever overtakes a failed one.
 //
+// Retries of non-blocking events do not wait in place: bus.Client parks
+// them on retry streams ("<topic>.retry-N", park.go), and an entry there
+// that is not yet due waits as a failed one does, pending, until its due
+// time. Only strict events are retried in place as described above.
+//
 // Across consumers there is no such promise. Redis hands the entries of a
 // stream to the members of a group in turn, whatever their key, so two
 // entries of one tenant may run at the same time on two consumers, and an
