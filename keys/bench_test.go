@@ -97,3 +97,56 @@ func BenchmarkKeyring(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkRewrap: one op is a whole run over benchTenants key versions,
+// local KEK to local KEK, alternating direction so that every run has all
+// of them to move; ns/key is per version.
+func BenchmarkRewrap(b *testing.B) {
+	stores := []struct {
+		name string
+		open func(b *testing.B) keys.Store
+	}{
+		{"memory", func(*testing.B) keys.Store { return keys.NewMemoryStore() }},
+		{"file", func(b *testing.B) keys.Store {
+			s, err := keys.OpenFileStore(filepath.Join(b.TempDir(), "keyring.json"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = s.Close() })
+			return s
+		}},
+		{"postgres", func(b *testing.B) keys.Store {
+			return openPostgres(b, "spine_keys_bench_"+uuid.NewString()[:8])
+		}},
+	}
+	ctx := context.Background()
+	for _, s := range stores {
+		b.Run(s.name, func(b *testing.B) {
+			store := s.open(b)
+			masterA, masterB := masterKey(b), masterKey(b)
+			kekA, kekB := localKEK(b, masterA), localKEK(b, masterB)
+			c := newClock()
+			toB := open(b, store, masterB, c, withDecrypt(kekA))
+			toA := open(b, store, masterA, c, withDecrypt(kekB))
+			for _, tenant := range tenantNames {
+				if _, _, err := toA.Current(ctx, tenant); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				k := toB
+				if i%2 == 1 {
+					k = toA
+				}
+				res, err := k.Rewrap(ctx, keys.RewrapOptions{Reason: "bench"})
+				if err != nil || res.Rewrapped != benchTenants {
+					b.Fatalf("Rewrap = %+v, %v", res, err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchTenants), "ns/key")
+		})
+	}
+}

@@ -54,6 +54,31 @@
 // are still wrapped, so destroying or rotating the KEK afterwards completes
 // the erasure for them.
 //
+// # Re-wrapping: retiring a KEK
+//
+// Rotating the DEKs does not retire the KEK that wraps them. Rewrap
+// ((*Keyring).Rewrap, `spine keys rewrap`) wraps every stored DEK anew
+// with the keyring's KEK, so that an old or leaked master key can be
+// destroyed, the local keyring moved to Vault, or, after a Transit key
+// rotation, the old Transit versions disabled (min_decryption_version):
+// for a VersionedKEK such as VaultKEK, DEKs wrapped by an older version of
+// the same key are moved to the newest. The DEKs stay the same, so what
+// they encrypted decrypts as before. Transit's own rewrap endpoint is not
+// used: it takes no associated data, and every DEK here is bound to its
+// tenant and version by associated data.
+//
+// Each version is swapped by Store.Rewrap, a compare-and-swap on the
+// wrapped bytes that refuses a tombstone, so a rewrap never resurrects a
+// shredded key nor overwrites a concurrent change; a run that stops
+// halfway leaves each version wrapped by the KEK its record names, and
+// the next run finishes (versions already wrapped by the target are
+// skipped). A Keyring unwraps each DEK with the KEK its record names: its
+// own, or one of Config.DecryptKEKs, which unwrap and never wrap. With
+// the new KEK in Config.KEK and the old one in DecryptKEKs, services read
+// every DEK while a rewrap runs; with only the old one, they fail on the
+// versions already moved (ErrUnwrap, naming both KEK IDs) until they get
+// the new one.
+//
 // # Cache
 //
 // Unwrapped DEKs are cached in memory for Config.CacheTTL (default one
@@ -66,7 +91,9 @@
 //
 // With Config.Audit and Config.Actor set, every version created (first
 // key, automatic and forced rotation) is recorded as action "keys.rotate",
-// and every Shred as "keys.shred", in the hash-chained audit trail (package
-// audit), with the tenant and a detail naming versions and reason. Key
-// bytes never appear in audit rows, logs, errors or List.
+// every Shred as "keys.shred", in the hash-chained audit trail (package
+// audit), with the tenant and a detail naming versions and reason, and
+// every Rewrap (not a dry run) as one "keys.rewrap" row without tenant,
+// with the KEK IDs, the counts and the failed versions. Key bytes never
+// appear in audit rows, logs, errors or List.
 package keys

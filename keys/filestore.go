@@ -96,6 +96,23 @@ func (s *FileStore) Shred(ctx context.Context, tenant string, at time.Time) ([]i
 	return shredded, err
 }
 
+// Rewrap implements Store: the compare and the swap happen under the
+// exclusive lock, so no other process changes the record in between.
+func (s *FileStore) Rewrap(ctx context.Context, old Record, kek string, wrapped []byte) error {
+	if err := checkRewrap(old, kek, wrapped); err != nil {
+		return err
+	}
+	var rerr error
+	err := s.update(ctx, func(recs []Record) []Record {
+		i, j := tenantRange(recs, old.Tenant)
+		if rerr = rewrapRecord(recs[i:j], old, kek, wrapped); rerr != nil {
+			return nil
+		}
+		return recs
+	})
+	return errors.Join(err, rerr)
+}
+
 // All implements Store.
 func (s *FileStore) All(ctx context.Context) ([]Record, error) { return s.read(ctx) }
 

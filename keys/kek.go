@@ -95,6 +95,17 @@ func LoadLocalKEK(path string) (*LocalKEK, error) {
 	return NewLocalKEK(master)
 }
 
+// ReadLocalKEK reads the master key file at path, like LoadLocalKEK, but
+// never creates it: for a key that must already exist, such as the target
+// of a rewrap (a typo in the path must not mint a key).
+func ReadLocalKEK(path string) (*LocalKEK, error) {
+	master, err := readMasterKey(path)
+	if err != nil {
+		return nil, err
+	}
+	return NewLocalKEK(master)
+}
+
 func readMasterKey(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -50,6 +50,12 @@ type Config struct {
 	KEK       KEK
 	Vault     *VaultConfig
 	MasterKey []byte
+	// DecryptKEKs unwrap, never wrap: the KEKs a migration moves away from
+	// (see Rewrap). A stored DEK is unwrapped by the KEK whose ID it
+	// records, so a keyring with the new KEK in KEK and the old one here
+	// reads every DEK while `spine keys rewrap` runs, whichever of the two
+	// wraps it at that moment. The Keyring does not close them.
+	DecryptKEKs []KEK
 
 	// Store keeps the wrapped DEKs. Default: a PostgresStore when
 	// PostgresURL is set (table PostgresTable, default "spine_keys"), else
@@ -96,6 +102,7 @@ func (c Config) withDefaults() Config {
 // several Keyrings (processes) may share one Store.
 type Keyring struct {
 	kek      KEK
+	decrypt  []KEK // Config.DecryptKEKs
 	store    Store
 	cache    *cache
 	flight   singleflight.Group
@@ -117,7 +124,10 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 	if cfg.Audit != nil && cfg.Actor == "" {
 		return nil, errors.New("keys: Config.Audit is set without Config.Actor: the audit trail needs who acts")
 	}
-	k := &Keyring{kek: cfg.KEK, store: cfg.Store, cache: newCache(cfg.CacheTTL), rotation: cfg.Rotation,
+	if i := slices.Index(cfg.DecryptKEKs, nil); i >= 0 {
+		return nil, fmt.Errorf("keys: Config.DecryptKEKs[%d] is nil", i)
+	}
+	k := &Keyring{kek: cfg.KEK, decrypt: slices.Clone(cfg.DecryptKEKs), store: cfg.Store, cache: newCache(cfg.CacheTTL), rotation: cfg.Rotation,
 		now: cfg.Now, log: cfg.Logger, audit: cfg.Audit, actor: cfg.Actor}
 	var err error
 	if k.kek == nil {
@@ -472,12 +482,41 @@ func (k *Keyring) insertNew(ctx context.Context, tenant string, version int) (Re
 	return rec, dek, true, nil
 }
 
-func (k *Keyring) unwrap(ctx context.Context, rec Record) ([]byte, error) {
-	if rec.KEK != k.kek.ID() {
-		return nil, fmt.Errorf("%w: tenant %q version %d was wrapped by KEK %q; this keyring has %q",
-			ErrUnwrap, rec.Tenant, rec.Version, rec.KEK, k.kek.ID())
+// kekFor picks the KEK that wrapped rec, by the ID the record keeps: the
+// keyring's own or one of Config.DecryptKEKs.
+func (k *Keyring) kekFor(rec Record) (KEK, error) {
+	if rec.KEK == k.kek.ID() {
+		return k.kek, nil
 	}
-	key, err := k.kek.Unwrap(ctx, rec.Wrapped, AAD(rec.Tenant, rec.Version))
+	for _, d := range k.decrypt {
+		if rec.KEK == d.ID() {
+			return d, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: tenant %q version %d was wrapped by KEK %q; this keyring has %s",
+		ErrUnwrap, rec.Tenant, rec.Version, rec.KEK, k.kekIDs())
+}
+
+// kekIDs names the keyring's KEKs for errors: `"local:…"`, or `"vault:…"
+// and, to unwrap only, "local:…"`.
+func (k *Keyring) kekIDs() string {
+	s := strconv.Quote(k.kek.ID())
+	if len(k.decrypt) == 0 {
+		return s
+	}
+	ids := make([]string, len(k.decrypt))
+	for i, d := range k.decrypt {
+		ids[i] = strconv.Quote(d.ID())
+	}
+	return s + " and, to unwrap only, " + strings.Join(ids, ", ")
+}
+
+func (k *Keyring) unwrap(ctx context.Context, rec Record) ([]byte, error) {
+	kek, err := k.kekFor(rec)
+	if err != nil {
+		return nil, err
+	}
+	key, err := kek.Unwrap(ctx, rec.Wrapped, AAD(rec.Tenant, rec.Version))
 	if err != nil {
 		return nil, fmt.Errorf("%w: tenant %q version %d: %w", ErrUnwrap, rec.Tenant, rec.Version, err)
 	}

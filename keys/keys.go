@@ -31,6 +31,9 @@ var (
 	// ErrInsecureKeyFile: the master key file can be read by group or
 	// others.
 	ErrInsecureKeyFile = errors.New("keys: master key file is readable by group or others")
+	// ErrConflict: Store.Rewrap found the record changed since it was
+	// read (another rewrap, or a restore); nothing was written.
+	ErrConflict = errors.New("keys: key record changed meanwhile")
 )
 
 // MaxTenantLen bounds a tenant ID in bytes (Spine's are UUIDs: 36).

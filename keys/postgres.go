@@ -138,6 +138,34 @@ func (s *PostgresStore) Shred(ctx context.Context, tenant string, at time.Time) 
 	return versions, nil
 }
 
+// Rewrap implements Store with one UPDATE whose WHERE is the compare, so
+// that it is atomic against every other writer. When it matches no row, a
+// second read says why (for the error only: nothing is written then).
+func (s *PostgresStore) Rewrap(ctx context.Context, old Record, kek string, wrapped []byte) error {
+	if err := checkRewrap(old, kek, wrapped); err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE `+s.table+` SET kek = $5, wrapped = $6
+		WHERE tenant_id = $1 AND version = $2 AND kek = $3 AND wrapped = $4 AND shredded_at IS NULL`,
+		old.Tenant, old.Version, old.KEK, old.Wrapped, kek, wrapped)
+	if err != nil {
+		return fmt.Errorf("keys: postgres: rewrap tenant %q version %d: %w", old.Tenant, old.Version, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	cur, err := s.Version(ctx, old.Tenant, old.Version)
+	if err != nil {
+		return err
+	}
+	if err := compareForRewrap(cur, old); err != nil {
+		return err
+	}
+	// Changed and changed back between the UPDATE and the read: still a
+	// conflict, as far as this rewrap knows.
+	return fmt.Errorf("%w: tenant %q version %d changed during the rewrap; not rewrapped", ErrConflict, old.Tenant, old.Version)
+}
+
 // All implements Store.
 func (s *PostgresStore) All(ctx context.Context) ([]Record, error) {
 	return s.query(ctx, `SELECT `+pgColumns+` FROM `+s.table+` ORDER BY tenant_id COLLATE "C", version`)

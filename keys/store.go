@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -25,6 +26,14 @@ type Store interface {
 	// Shred destroys the wrapped DEK of each of the tenant's versions that
 	// still has one, marking it shredded at at, and returns those versions in order.
 	Shred(ctx context.Context, tenant string, at time.Time) ([]int, error)
+	// Rewrap replaces the KEK ID and wrapped DEK of the record (old.Tenant,
+	// old.Version) by kek and wrapped, atomically, if it still holds
+	// old.KEK and old.Wrapped: a compare-and-swap, so that a rewrap never
+	// undoes a concurrent change. It fails with ErrShredded if the record
+	// is a tombstone (a rewrap must never resurrect a shredded key), with
+	// ErrConflict if it holds another wrapped key, with ErrUnknownVersion if
+	// it does not exist; then nothing is written.
+	Rewrap(ctx context.Context, old Record, kek string, wrapped []byte) error
 	// All returns every record, by tenant then version.
 	All(ctx context.Context) ([]Record, error)
 	// Close releases the store.
@@ -76,6 +85,16 @@ func (m *MemoryStore) Shred(_ context.Context, tenant string, at time.Time) ([]i
 	return shredRecords(m.tenants[tenant], at), nil
 }
 
+// Rewrap implements Store.
+func (m *MemoryStore) Rewrap(_ context.Context, old Record, kek string, wrapped []byte) error {
+	if err := checkRewrap(old, kek, wrapped); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return rewrapRecord(m.tenants[old.Tenant], old, kek, wrapped)
+}
+
 // All implements Store.
 func (m *MemoryStore) All(context.Context) ([]Record, error) {
 	m.mu.Lock()
@@ -123,6 +142,49 @@ func shredRecords(recs []Record, at time.Time) []int {
 		out = append(out, recs[i].Version)
 	}
 	return out
+}
+
+// checkRewrap is what every store requires of a Rewrap's arguments.
+func checkRewrap(old Record, kek string, wrapped []byte) error {
+	if err := checkTenant(old.Tenant); err != nil {
+		return err
+	}
+	switch {
+	case len(old.Wrapped) == 0:
+		return fmt.Errorf("keys: rewrap tenant %q version %d: the record read holds no wrapped key", old.Tenant, old.Version)
+	case kek == "" || len(wrapped) == 0:
+		return fmt.Errorf("keys: rewrap tenant %q version %d: no KEK ID or no wrapped key", old.Tenant, old.Version)
+	}
+	return nil
+}
+
+// rewrapRecord swaps the wrapping of old's record in recs, in place, if it
+// still holds old's (the compare of Store.Rewrap).
+func rewrapRecord(recs []Record, old Record, kek string, wrapped []byte) error {
+	i, ok := slices.BinarySearchFunc(recs, old.Version, func(r Record, v int) int { return cmp.Compare(r.Version, v) })
+	if !ok {
+		return fmt.Errorf("%w: tenant %q has no version %d", ErrUnknownVersion, old.Tenant, old.Version)
+	}
+	if err := compareForRewrap(recs[i], old); err != nil {
+		return err
+	}
+	clear(recs[i].Wrapped)
+	recs[i].KEK, recs[i].Wrapped = kek, slices.Clone(wrapped)
+	return nil
+}
+
+// compareForRewrap says why cur, the stored record, may not be rewrapped
+// in place of old, the record read: nil when it may.
+func compareForRewrap(cur, old Record) error {
+	switch {
+	case cur.IsShredded():
+		return fmt.Errorf("%w: tenant %q version %d was shredded at %s; not rewrapped",
+			ErrShredded, cur.Tenant, cur.Version, cur.Shredded.Format(time.RFC3339))
+	case cur.KEK != old.KEK || !bytes.Equal(cur.Wrapped, old.Wrapped):
+		return fmt.Errorf("%w: tenant %q version %d is now wrapped by %q, not as read; not rewrapped",
+			ErrConflict, cur.Tenant, cur.Version, cur.KEK)
+	}
+	return nil
 }
 
 func sortRecords(recs []Record) {

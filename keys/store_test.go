@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +174,89 @@ func TestFileStoreLockWaitsForContext(t *testing.T) {
 	unlock(holder)
 	if _, err := a.All(context.Background()); err != nil {
 		t.Errorf("after unlock: %v", err)
+	}
+}
+
+// TestStoreRewrap: Rewrap is a compare-and-swap on every Store: it swaps
+// the wrapping of the record as read, and refuses a record changed or
+// shredded since, or that does not exist, writing nothing.
+func TestStoreRewrap(t *testing.T) {
+	t0 := time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC)
+	rec := func(tenant string, v int) keys.Record {
+		return keys.Record{Tenant: tenant, Version: v, Created: t0, KEK: "local:old",
+			Wrapped: []byte(fmt.Sprintf("old-%s-%d", tenant[:4], v))}
+	}
+	for _, kind := range storeKinds(t) {
+		t.Run(kind.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := kind.open(t)
+			for _, r := range []keys.Record{rec(tenantA, 1), rec(tenantA, 2), rec(tenantB, 1)} {
+				if ok, err := s.Insert(ctx, r); !ok || err != nil {
+					t.Fatal(ok, err)
+				}
+			}
+			if _, err := s.Shred(ctx, tenantB, t0.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			swapped := rec(tenantA, 1)
+			swapped.KEK, swapped.Wrapped = "local:new", []byte("new-A-1")
+			otherKEK := rec(tenantA, 2)
+			otherKEK.KEK = "local:other" // same bytes, other KEK: not the record read
+
+			steps := []struct {
+				name    string
+				old     keys.Record
+				kek     string
+				wrapped string
+				want    error // nil: swapped
+			}{
+				{"swap", rec(tenantA, 1), "local:new", "new-A-1", nil},
+				{"stale read", rec(tenantA, 1), "local:newer", "newer-A-1", keys.ErrConflict},
+				{"other KEK ID", otherKEK, "local:new", "new-A-2", keys.ErrConflict},
+				{"shredded since read", rec(tenantB, 1), "local:new", "new-B-1", keys.ErrShredded},
+				{"no such version", rec(tenantA, 9), "local:new", "new-A-9", keys.ErrUnknownVersion},
+				{"no such tenant", rec("nobody", 1), "local:new", "x", keys.ErrUnknownVersion},
+			}
+			for _, st := range steps {
+				err := s.Rewrap(ctx, st.old, st.kek, []byte(st.wrapped))
+				if (st.want == nil) != (err == nil) || (st.want != nil && !errors.Is(err, st.want)) {
+					t.Errorf("%s: Rewrap = %v, want %v", st.name, err, st.want)
+				}
+			}
+			invalid := []struct {
+				name    string
+				old     keys.Record
+				kek     string
+				wrapped []byte
+			}{
+				{"no KEK ID", swapped, "", []byte("w")},
+				{"nothing wrapped", swapped, "local:x", nil},
+				{"read a tombstone", keys.Record{Tenant: tenantB, Version: 1, Created: t0, Shredded: t0}, "local:x", []byte("w")},
+				{"invalid tenant", keys.Record{Tenant: "a\nb", Version: 1, KEK: "k", Wrapped: []byte("w")}, "local:x", []byte("w")},
+			}
+			for _, c := range invalid {
+				if err := s.Rewrap(ctx, c.old, c.kek, c.wrapped); err == nil {
+					t.Errorf("%s: accepted", c.name)
+				}
+			}
+
+			all, err := s.All(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range all {
+				got = append(got, fmt.Sprintf("%s/%d %s %q shredded=%v created=%v", r.Tenant[:4], r.Version, r.KEK, r.Wrapped,
+					r.IsShredded(), r.Created.Equal(t0)))
+			}
+			want := []string{
+				`0b6f/1  "" shredded=true created=true`, // a rewrap never resurrects
+				`7c9e/1 local:new "new-A-1" shredded=false created=true`,
+				`7c9e/2 local:old "old-7c9e-2" shredded=false created=true`,
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("after the rewraps:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
 	}
 }

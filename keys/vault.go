@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -34,7 +35,9 @@ type VaultConfig struct {
 // associated_data (Vault ≥ 1.13, and OpenBao). The KEK never leaves Vault;
 // rotating it (transit/keys/<key>/rotate) needs nothing from Spine, since
 // each wrapped DEK carries its Transit key version ("vault:v3:…") and old
-// versions decrypt until min_decryption_version says otherwise.
+// versions decrypt until min_decryption_version says otherwise. Before
+// raising min_decryption_version, Rewrap moves the stored DEKs to the
+// newest version (VaultKEK is a VersionedKEK).
 //
 // The token needs update on <mount>/encrypt/<key> and <mount>/decrypt/<key>.
 // Spine's tests run it against keys/transittest, a stand-in for Transit,
@@ -130,6 +133,38 @@ func (v *VaultKEK) Unwrap(ctx context.Context, wrapped, aad []byte) ([]byte, err
 		return nil, fmt.Errorf("keys: vault %s: plaintext is not base64", v.decrypt)
 	}
 	return dek, nil
+}
+
+var _ VersionedKEK = (*VaultKEK)(nil)
+
+// WrappedVersion implements VersionedKEK: the N of "vault:vN:…" (Vault
+// reads v0, from before key versions, as 1).
+func (v *VaultKEK) WrappedVersion(wrapped []byte) (int, error) {
+	rest, ok := bytes.CutPrefix(wrapped, []byte("vault:v"))
+	digits, _, found := bytes.Cut(rest, []byte(":"))
+	if !ok || !found || len(digits) == 0 || len(digits) > 9 {
+		return 0, fmt.Errorf("keys: vault: the wrapped key is not a Transit ciphertext (vault:vN:…)")
+	}
+	n := 0
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("keys: vault: the wrapped key's Transit version is not a number")
+		}
+		n = n*10 + int(c-'0')
+	}
+	return max(n, 1), nil
+}
+
+// LatestVersion implements VersionedKEK. It encrypts a probe (zeros, under
+// associated data that no DEK has) and reads the version Vault used: that
+// needs only the encrypt capability Wrap needs, where reading
+// <mount>/keys/<key> would need one more.
+func (v *VaultKEK) LatestVersion(ctx context.Context) (int, error) {
+	ct, err := v.Wrap(ctx, make([]byte, DEKSize), []byte("spine.keys.version-probe"))
+	if err != nil {
+		return 0, err
+	}
+	return v.WrappedVersion(ct)
 }
 
 // Close releases idle connections to Vault.

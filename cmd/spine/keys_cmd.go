@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,14 +21,14 @@ import (
 )
 
 func newKeysCmd() *cobra.Command {
-	c := group("keys", "List, rotate and shred the per-tenant keys that encrypt PII",
-		newKeysListCmd(), newKeysRotateCmd(), newKeysShredCmd())
+	c := group("keys", "List, rotate, shred and re-wrap the per-tenant keys that encrypt PII",
+		newKeysListCmd(), newKeysRotateCmd(), newKeysShredCmd(), newKeysRewrapCmd())
 	c.Long = "Each tenant's PII is encrypted with its own data key, versioned and replaced\n" +
 		"every 90 days; the keys are stored wrapped by a master key: Vault Transit\n" +
 		"(--vault-key, token in $VAULT_TOKEN) or a local one ($SPINE_MASTER_KEY or\n" +
 		"<data-dir>/keys/master.key). The keyring lives in <data-dir>/keys/keyring.json\n" +
-		"or, with --keys-postgres, in the PostgreSQL table spine_keys. Rotations and\n" +
-		"shreds are recorded in the audit trail."
+		"or, with --keys-postgres, in the PostgreSQL table spine_keys. Rotations,\n" +
+		"shreds and re-wraps are recorded in the audit trail."
 	return c
 }
 
@@ -85,6 +87,12 @@ func openKeyring(cmd *cobra.Command, c *keysConn, a *keysAudit) (k *keys.Keyring
 	if err != nil {
 		return nil, nil, err
 	}
+	return openKeyringConfig(cmd, cfg, c.dataDir, a)
+}
+
+// openKeyringConfig opens the keyring of cfg; with a, it records in the
+// audit trail (SQLite in dataDir unless a says PostgreSQL).
+func openKeyringConfig(cmd *cobra.Command, cfg keys.Config, dataDir string, a *keysAudit) (k *keys.Keyring, close func(), err error) {
 	ctx := cmd.Context()
 	closeAudit := func() {}
 	if a != nil {
@@ -97,7 +105,7 @@ func openKeyring(cmd *cobra.Command, c *keysConn, a *keysAudit) (k *keys.Keyring
 		if cfg.Actor == "" {
 			return nil, nil, usageErrorf("--actor is required: the OS user is unknown")
 		}
-		if cfg.Audit, err = openAuditTrail(ctx, c.dataDir, a.postgres, a.table); err != nil {
+		if cfg.Audit, err = openAuditTrail(ctx, dataDir, a.postgres, a.table); err != nil {
 			return nil, nil, err
 		}
 		closeAudit = func() { _ = cfg.Audit.Close() }
@@ -323,6 +331,195 @@ func newKeysShredCmd() *cobra.Command {
 	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant whose keys to destroy (required)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit trail (required)")
 	return cmd
+}
+
+func newKeysRewrapCmd() *cobra.Command {
+	var (
+		conn                                                 keysConn
+		aud                                                  keysAudit
+		reason, toMaster, toVault, toVaultAddr, toVaultMount string
+		dryRun                                               bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rewrap --reason TEXT [--to-master-key FILE | --to-vault-key NAME] [--dry-run]",
+		Short: "Wrap every data key anew with another master key, so that the old one can be retired",
+		Long: "The data keys themselves do not change (what they encrypted decrypts as\n" +
+			"before); each is unwrapped with the master key it is stored under and wrapped\n" +
+			"again with the target, one by one, so that the old master key can be\n" +
+			"destroyed. The source is the master key the flags name today: Vault Transit\n" +
+			"(--vault-key) or the local one ($SPINE_MASTER_KEY or <data-dir>/keys/master.key,\n" +
+			"never created here). The target is one of:\n" +
+			"  --to-master-key FILE  a new local master key (base64 of 32 bytes, mode 0600),\n" +
+			"                        e.g. made with: (umask 077; openssl rand -base64 32 > FILE)\n" +
+			"  --to-vault-key NAME   a Vault Transit key (--to-vault-addr, default --vault-addr;\n" +
+			"                        token in $VAULT_TOKEN)\n" +
+			"  neither, with --vault-key: the newest version of that Transit key, after\n" +
+			"                        `vault write -f transit/keys/NAME/rotate`, so that\n" +
+			"                        min_decryption_version can then retire the old versions\n" +
+			"Keys already under the target are left alone, shredded keys stay shredded, and\n" +
+			"a key changed by someone else meanwhile is reported, not overwritten: run it\n" +
+			"again after a failure or an interruption; every key is under one of the two\n" +
+			"master keys at every moment. Until the target is the master key everywhere,\n" +
+			"processes with only the old one fail on the keys already moved. --dry-run\n" +
+			"unwraps what would be moved and writes nothing. Exit 1 if any key failed.\n" +
+			"The run is recorded, with --reason, in the audit trail.",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case strings.TrimSpace(reason) == "" && !dryRun:
+				return usageErrorf("--reason is required: say why, for the audit trail")
+			case toMaster != "" && toVault != "":
+				return usageErrorf("--to-master-key and --to-vault-key: give one")
+			case toVault == "" && (toVaultAddr != "" || toVaultMount != ""):
+				return usageErrorf("--to-vault-addr and --to-vault-mount need --to-vault-key")
+			}
+			cfg, err := conn.config(cmd)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			// Opening a file store creates it; there is nothing to rewrap
+			// in a keyring that does not exist.
+			if _, serr := os.Stat(filepath.Join(conn.dataDir, "keys", "keyring.json")); cfg.PostgresURL == "" && serr != nil {
+				fmt.Fprintln(out, "no keys")
+				return nil
+			}
+			from, err := rewrapSource(cfg, conn.dataDir)
+			if err != nil {
+				return err
+			}
+			defer closeKEK(from)
+			to := from
+			switch {
+			case toMaster != "":
+				if to, err = keys.ReadLocalKEK(toMaster); err != nil {
+					return fmt.Errorf("--to-master-key: %w", err)
+				}
+			case toVault != "":
+				token := os.Getenv("VAULT_TOKEN")
+				if token == "" {
+					return usageErrorf("--to-vault-key needs a Vault token in $VAULT_TOKEN")
+				}
+				if toVaultAddr == "" {
+					toVaultAddr = conn.vaultAddr
+				}
+				if toVaultMount == "" {
+					toVaultMount = conn.vaultMount
+				}
+				v, err := keys.NewVaultKEK(keys.VaultConfig{Address: toVaultAddr, Token: token, Key: toVault, Mount: toVaultMount})
+				if err != nil {
+					return fmt.Errorf("--to-vault-key: %w", err)
+				}
+				defer closeKEK(v)
+				to = v
+			default:
+				if _, ok := from.(keys.VersionedKEK); !ok {
+					return usageErrorf("--to-master-key or --to-vault-key is required: the keys are under the local master key %s, and rewrapping them with it changes nothing", from.ID())
+				}
+			}
+			cfg.KEK, cfg.Vault, cfg.MasterKey = to, nil, nil
+			if to.ID() != from.ID() {
+				cfg.DecryptKEKs = []keys.KEK{from}
+			}
+			a := &aud
+			if dryRun {
+				a = nil // a dry run writes nothing, the audit trail included
+			}
+			k, closeAll, err := openKeyringConfig(cmd, cfg, conn.dataDir, a)
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			res, err := k.Rewrap(cmd.Context(), keys.RewrapOptions{Reason: reason, DryRun: dryRun})
+			werr := rewrapReport(out, res, err == nil, toMaster, toVault)
+			if err == nil && len(res.Failed) > 0 {
+				err = fmt.Errorf("%d key versions were not rewrapped (listed above): each is still wrapped by the master key its record names; run it again once that is fixed", len(res.Failed))
+			}
+			if err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+			return werr
+		},
+	}
+	conn.add(cmd)
+	aud.add(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&reason, "reason", "", "why, for the audit trail (required unless --dry-run)")
+	fl.StringVar(&toMaster, "to-master-key", "", "file of the new local master key (base64, mode 0600; never created here)")
+	fl.StringVar(&toVault, "to-vault-key", "", "Vault Transit key to wrap with (token in $VAULT_TOKEN)")
+	fl.StringVar(&toVaultAddr, "to-vault-addr", "", "Vault's address for --to-vault-key (default: --vault-addr)")
+	fl.StringVar(&toVaultMount, "to-vault-mount", "", "where the Transit engine of --to-vault-key is mounted (default: --vault-mount)")
+	fl.BoolVar(&dryRun, "dry-run", false, "unwrap what would be rewrapped, print the counts, write nothing")
+	return cmd
+}
+
+// rewrapSource is the KEK the flags name for the keyring today. Unlike
+// keys.Open it never creates a master key file: a new key there would
+// unwrap nothing.
+func rewrapSource(cfg keys.Config, dataDir string) (keys.KEK, error) {
+	if cfg.Vault != nil {
+		return keys.NewVaultKEK(*cfg.Vault)
+	}
+	if text := os.Getenv(keys.MasterKeyEnv); text != "" {
+		master, err := keys.ParseMasterKey(text)
+		if err != nil {
+			return nil, fmt.Errorf("%w (in $%s)", err, keys.MasterKeyEnv)
+		}
+		return keys.NewLocalKEK(master)
+	}
+	k, err := keys.ReadLocalKEK(masterKeyPath(dataDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no master key to unwrap the keys with: none at %s, in $%s or Vault (--vault-key)",
+			masterKeyPath(dataDir), keys.MasterKeyEnv)
+	}
+	return k, err
+}
+
+func closeKEK(k keys.KEK) {
+	if c, ok := k.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+// rewrapReport prints the counts of a rewrap, its failures and, after a
+// complete run, what the operator does next.
+func rewrapReport(w io.Writer, res keys.RewrapResult, complete bool, toMaster, toVault string) error {
+	verb := "rewrapped"
+	if res.DryRun {
+		verb = "would rewrap"
+		fmt.Fprintf(w, "dry run, nothing written; target %s\n", res.To)
+	} else {
+		fmt.Fprintf(w, "target %s\n", res.To)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	from := make([]string, 0, len(res.From))
+	for id, n := range res.From {
+		from = append(from, fmt.Sprintf("%d from %s", n, id))
+	}
+	slices.Sort(from)
+	fmt.Fprintf(tw, "%s\t%d\t%s\n", verb, res.Rewrapped, strings.Join(from, ", "))
+	fmt.Fprintf(tw, "already current\t%d\t\n", res.Current)
+	fmt.Fprintf(tw, "shredded, skipped\t%d\t\n", res.Shredded)
+	fmt.Fprintf(tw, "failed\t%d\t\n", len(res.Failed))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, f := range res.Failed {
+		fmt.Fprintf(w, "  failed: %v\n", f.Err)
+	}
+	if res.DryRun || !complete || len(res.Failed) > 0 {
+		return nil
+	}
+	switch {
+	case toMaster != "":
+		fmt.Fprintf(w, "next: make %s the master key wherever this keyring is used ($%s or <data-dir>/keys/master.key), "+
+			"then destroy the old one\n", toMaster, keys.MasterKeyEnv)
+	case toVault != "":
+		fmt.Fprintf(w, "next: give every process --vault-key %s (or $SPINE_VAULT_KEY), then destroy the old master key\n", toVault)
+	case res.ToVersion > 0:
+		fmt.Fprintf(w, "next: the Transit key's min_decryption_version can be raised to %d\n", res.ToVersion)
+	}
+	return nil
 }
 
 // keyTable prints key versions for people.

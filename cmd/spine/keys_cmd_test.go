@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +16,11 @@ import (
 
 	"github.com/inopsio/spine/audit"
 	"github.com/inopsio/spine/bus/bustest"
+	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/internal/pgtest"
 	"github.com/inopsio/spine/keys"
 	"github.com/inopsio/spine/keys/transittest"
+	"github.com/inopsio/spine/pii"
 )
 
 const (
@@ -273,6 +279,292 @@ func TestKeysCLIPostgres(t *testing.T) {
 	defer trail.Close()
 	rows, err := trail.Rows(context.Background(), 0, 0)
 	if err != nil || len(rows) != 1 || rows[0].Action != "keys.shred" || rows[0].TenantID != keysTenantB {
+		t.Errorf("PostgreSQL audit rows %+v, %v", rows, err)
+	}
+}
+
+// writeMasterKeyFile writes a new master key file (mode 0600) and returns
+// its path and key.
+func writeMasterKeyFile(t *testing.T, dir, name string) (string, []byte) {
+	t.Helper()
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, key
+}
+
+// rewrapCounts picks the counts out of `keys rewrap`'s output, as
+// "rewrapped=N current=N shredded=N failed=N".
+func rewrapCounts(t *testing.T, stdout string) string {
+	t.Helper()
+	var r, c, s, f int
+	got := map[string]*int{"rewrapped": &r, "would rewrap": &r, "already current": &c, "shredded, skipped": &s, "failed": &f}
+	for line := range strings.Lines(stdout) {
+		for label, n := range got {
+			if rest, ok := strings.CutPrefix(line, label+" "); ok {
+				fmt.Sscan(rest, n)
+			}
+		}
+	}
+	return fmt.Sprintf("rewrapped=%d current=%d shredded=%d failed=%d", r, c, s, f)
+}
+
+// TestKeysCLIRewrap: local master key A to B. PII encrypted under A
+// decrypts with only B afterwards; a dry run writes nothing; failures exit
+// 1; every run is in the audit trail.
+func TestKeysCLIRewrap(t *testing.T) {
+	keysEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	dd := []string{"--data-dir", dir}
+
+	// Nothing to rewrap yet, and nothing created.
+	if r := runCLI(t, "", append([]string{"keys", "rewrap", "--reason", "x"}, dd...)...); r.code != 0 || strings.TrimSpace(r.stdout) != "no keys" {
+		t.Fatalf("empty data dir: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("rewrap created %v", entries)
+	}
+
+	seedKeys(t, keys.Config{DataDir: dir}, time.Now(), keysTenantA, keysTenantB, keysTenantC)
+	// PII encrypted under master key A, the data dir's.
+	cat, err := catalog.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const plain = `{"name":"Ada Lovelace","email":"ada@example.com"}`
+	ka, err := keys.Open(ctx, keys.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kekA := ka.KEKID()
+	ciph, err := pii.New(cat, ka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := ciph.Encrypt(ctx, "lead.created", "", keysTenantA, "evt-1", []byte(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ka.Rotate(ctx, keysTenantA); err != nil {
+		t.Fatal(err)
+	}
+	if err := ka.Shred(ctx, keysTenantC, "offboarded"); err != nil {
+		t.Fatal(err)
+	}
+	_ = ka.Close()
+
+	fileB, masterB := writeMasterKeyFile(t, t.TempDir(), "new.key")
+	kekB, _ := keys.NewLocalKEK(masterB)
+	fileC, _ := writeMasterKeyFile(t, t.TempDir(), "other.key")
+	keyring := filepath.Join(dir, "keys", "keyring.json")
+	original, _ := os.ReadFile(keyring)
+	to := []string{"--to-master-key", fileB}
+
+	tests := []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		code   int
+		counts string // "" = not checked
+		stdout string // contained
+		stderr string // contained
+		keks   string // every live version's KEK after, "" = not checked
+	}{
+		{"no reason", to, nil, 2, "", "", "--reason is required", ""},
+		{"two targets", append([]string{"--reason", "x", "--to-vault-key", "k"}, to...), nil, 2, "", "", "give one", ""},
+		{"local to itself", []string{"--reason", "x"}, nil, 2, "", "", "--to-master-key or --to-vault-key is required", ""},
+		{"--to-vault-addr without --to-vault-key", append([]string{"--reason", "x", "--to-vault-addr", "http://127.0.0.1:1"}, to...), nil, 2, "", "", "need --to-vault-key", ""},
+		{"target file missing", []string{"--reason", "x", "--to-master-key", filepath.Join(dir, "nope.key")}, nil, 1, "", "", "nope.key", ""},
+		{"dry run", append([]string{"--dry-run"}, to...), nil, 0, "rewrapped=3 current=0 shredded=1 failed=0", "dry run, nothing written", "", kekA},
+		{"rewrap", append([]string{"--reason", "retire master key A", "--actor", "user:alice"}, to...), nil, 0,
+			"rewrapped=3 current=0 shredded=1 failed=0", "next: make " + fileB + " the master key", "", kekB.ID()},
+		{"again", append([]string{"--reason", "check", "--actor", "user:alice"}, to...), nil, 0,
+			"rewrapped=0 current=3 shredded=1 failed=0", "", "", kekB.ID()},
+		// The source is now wrong: the data dir's master.key is still A,
+		// and A wraps nothing any more.
+		{"wrong source", []string{"--reason", "to C", "--to-master-key", fileC, "--actor", "user:alice"}, nil, 1,
+			"rewrapped=0 current=0 shredded=1 failed=3", "was wrapped by KEK \"" + kekB.ID(), "3 key versions were not rewrapped", kekB.ID()},
+		{"source from $SPINE_MASTER_KEY", append([]string{"--reason", "same", "--actor", "user:alice"}, to...),
+			map[string]string{keys.MasterKeyEnv: base64.StdEncoding.EncodeToString(masterB)}, 0,
+			"rewrapped=0 current=3 shredded=1 failed=0", "", "", kekB.ID()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			r := runCLI(t, "", append(append([]string{"keys", "rewrap"}, tc.args...), dd...)...)
+			if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d, %q, %q", r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderr)
+			}
+			if tc.counts != "" {
+				if got := rewrapCounts(t, r.stdout); got != tc.counts {
+					t.Errorf("counts %s, want %s\n%s", got, tc.counts, r.stdout)
+				}
+			}
+			if tc.keks != "" {
+				for _, it := range keysList(t, dd...) {
+					if it["state"] != "shredded" && it["kek"] != tc.keks {
+						t.Errorf("%v/%v wrapped by %v, want %s", it["tenant"], it["version"], it["kek"], tc.keks)
+					}
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "nope.key")); err == nil {
+				t.Error("a missing target master key was created")
+			}
+			if tc.name == "dry run" {
+				if now, _ := os.ReadFile(keyring); !bytes.Equal(now, original) {
+					t.Error("the dry run changed keyring.json")
+				}
+				if _, err := os.Stat(filepath.Join(dir, "audit.db")); err == nil {
+					t.Error("the dry run wrote the audit trail")
+				}
+			}
+		})
+	}
+
+	// With only B, the PII sealed under A decrypts; the data dir's A no
+	// longer opens it.
+	kb, err := keys.Open(ctx, keys.Config{DataDir: dir, MasterKey: masterB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kb.Close()
+	ciphB, err := pii.New(cat, kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ciphB.Decrypt(ctx, "lead.created", "", keysTenantA, "evt-1", sealed); err != nil || string(got) != plain {
+		t.Errorf("decrypt with B only: %s, %v", got, err)
+	}
+	stale, err := keys.Open(ctx, keys.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stale.Close()
+	if _, err := stale.Get(ctx, keysTenantA, 1); !errors.Is(err, keys.ErrUnwrap) {
+		t.Errorf("Get with A after the rewrap: %v", err)
+	}
+
+	trail, err := audit.OpenSQLite(ctx, filepath.Join(dir, "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trail.Close()
+	rows, err := trail.Rows(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, row := range rows {
+		got = append(got, row.Action+":"+row.Outcome+":"+row.Actor+":"+row.TenantID)
+	}
+	want := []string{"keys.rewrap:rewrapped:user:alice:", "keys.rewrap:rewrapped:user:alice:", "keys.rewrap:failed:user:alice:",
+		"keys.rewrap:rewrapped:user:alice:"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("audit rows %v, want %v", got, want)
+	}
+	var detail map[string]any
+	if err := json.Unmarshal(rows[0].Detail, &detail); err != nil || detail["reason"] != "retire master key A" ||
+		detail["to"] != kekB.ID() || detail["rewrapped"] != 3.0 {
+		t.Errorf("first rewrap detail %s", rows[0].Detail)
+	}
+	if n, err := audit.Verify(ctx, trail); err != nil || n != int64(len(want)) {
+		t.Errorf("audit.Verify = %d, %v", n, err)
+	}
+}
+
+// TestKeysCLIRewrapVault: local to Vault Transit, then, after the Transit
+// key is rotated, to its newest version, so that min_decryption_version
+// can retire the old one.
+func TestKeysCLIRewrapVault(t *testing.T) {
+	keysEnv(t)
+	ctx := context.Background()
+	srv := transittest.NewServer("s.cli-token", "")
+	defer srv.Close()
+	srv.CreateKey("spine")
+	dir := t.TempDir()
+	seedKeys(t, keys.Config{DataDir: dir}, time.Now(), keysTenantA, keysTenantB)
+	before := map[string][]byte{}
+	ka, err := keys.Open(ctx, keys.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tenant := range []string{keysTenantA, keysTenantB} {
+		if before[tenant], err = ka.Get(ctx, tenant, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = ka.Close()
+	t.Setenv("VAULT_TOKEN", "s.cli-token")
+	base := []string{"keys", "rewrap", "--data-dir", dir, "--actor", "user:alice"}
+
+	r := runCLI(t, "", append(base, "--reason", "move to Vault", "--to-vault-key", "spine", "--to-vault-addr", srv.URL)...)
+	if r.code != 0 || rewrapCounts(t, r.stdout) != "rewrapped=2 current=0 shredded=0 failed=0" ||
+		!strings.Contains(r.stdout, "target vault:transit/spine") || !strings.Contains(r.stdout, "--vault-key spine") {
+		t.Fatalf("to Vault: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	srv.RotateKey("spine")
+	base = append(base, "--vault-addr", srv.URL)
+	r = runCLI(t, "", append(base, "--reason", "Transit key rotated", "--vault-key", "spine")...)
+	if r.code != 0 || rewrapCounts(t, r.stdout) != "rewrapped=2 current=0 shredded=0 failed=0" ||
+		!strings.Contains(r.stdout, "min_decryption_version can be raised to 2") {
+		t.Fatalf("to the newest Transit version: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	srv.SetMinDecryptionVersion("spine", 2)
+	kv, err := keys.Open(ctx, keys.Config{DataDir: dir, Vault: &keys.VaultConfig{Address: srv.URL, Token: "s.cli-token", Key: "spine"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kv.Close()
+	for tenant, want := range before {
+		if got, err := kv.Get(ctx, tenant, 1); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("tenant %s through Vault v2 only: %v", tenant[:4], err)
+		}
+	}
+	// A wrong token is Vault's refusal, exit 1, and no token in the output.
+	t.Setenv("VAULT_TOKEN", "s.wrong")
+	r = runCLI(t, "", append(base, "--reason", "x", "--vault-key", "spine")...)
+	if r.code != 1 || !strings.Contains(r.stderr, "permission denied") || strings.Contains(r.stdout+r.stderr, "s.wrong") {
+		t.Errorf("bad token: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestKeysCLIRewrapPostgres: the keyring and the audit trail in
+// PostgreSQL.
+func TestKeysCLIRewrapPostgres(t *testing.T) {
+	keysEnv(t)
+	url := bustest.Service(t, "SPINE_TEST_POSTGRES")
+	keysTable, auditTable := pgtest.Table(t, url, "spine_keys_rewrap_"), pgtest.Table(t, url, "audit_keys_rewrap_")
+	dir := t.TempDir()
+	seedKeys(t, keys.Config{DataDir: dir, PostgresURL: url, PostgresTable: keysTable}, time.Now(), keysTenantA, keysTenantB)
+	fileB, masterB := writeMasterKeyFile(t, t.TempDir(), "new.key")
+	kekB, _ := keys.NewLocalKEK(masterB)
+	pg := []string{"--data-dir", dir, "--keys-postgres", url, "--keys-table", keysTable}
+
+	r := runCLI(t, "", append([]string{"keys", "rewrap", "--reason", "retire A", "--to-master-key", fileB,
+		"--audit-postgres", url, "--audit-table", auditTable}, pg...)...)
+	if r.code != 0 || rewrapCounts(t, r.stdout) != "rewrapped=2 current=0 shredded=0 failed=0" {
+		t.Fatalf("rewrap: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, it := range keysList(t, pg...) {
+		if it["kek"] != kekB.ID() {
+			t.Errorf("%v", it)
+		}
+	}
+	trail, err := audit.OpenPostgres(context.Background(), url, auditTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trail.Close()
+	rows, err := trail.Rows(context.Background(), 0, 0)
+	if err != nil || len(rows) != 1 || rows[0].Action != "keys.rewrap" || rows[0].Outcome != "rewrapped" {
 		t.Errorf("PostgreSQL audit rows %+v, %v", rows, err)
 	}
 }

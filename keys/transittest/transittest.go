@@ -12,6 +12,17 @@
 //     under the key's latest version N, and data.key_version.
 //   - PUT or POST /v1/<mount>/decrypt/<key> with "ciphertext" and the same
 //     "associated_data" returns data.plaintext (base64).
+//   - PUT or POST /v1/<mount>/rewrap/<key> with "ciphertext" returns
+//     data.ciphertext re-encrypted under the key's latest version, and
+//     data.key_version, without revealing the plaintext. As in Vault
+//     (hashicorp/vault#29532 and #31791; pull request #31842 to change it
+//     was still open in March 2026), rewrap takes no "associated_data": it
+//     decrypts and encrypts with none, so a ciphertext made with
+//     associated data fails to rewrap ("cipher: message authentication
+//     failed"). Whoever binds ciphertexts to associated data, as
+//     keys.VaultKEK does, must decrypt and encrypt again instead. The
+//     parameter is ignored (Vault ignores unknown parameters, with a
+//     warning this server does not send).
 //
 // Errors are Vault's: 403 {"errors":["1 error occurred:\n\t* permission
 // denied\n\n"]} for a missing or wrong X-Vault-Token; 400 {"errors":[…]}
@@ -25,7 +36,8 @@
 // with a token without "create" capability).
 //
 // What it does not do: batch_input, convergent encryption, derived keys
-// (context), other key types, key management endpoints. Tests that need
+// (context), key_version on encrypt or rewrap, other key types, key
+// management endpoints. Tests that need
 // Vault itself must run against a real one.
 package transittest
 
@@ -145,6 +157,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		data, err = s.encrypt(name, body)
 	case "decrypt":
 		data, err = s.decrypt(name, body)
+	case "rewrap":
+		data, err = s.rewrap(name, body)
 	default:
 		vaultError(w, http.StatusNotFound, "unsupported path")
 		return
@@ -211,11 +225,49 @@ func (s *Server) encrypt(name string, body map[string]any) (map[string]any, erro
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, ok := s.keys[name]
-	if !ok {
+	if _, ok := s.keys[name]; !ok {
 		return nil, userError("encryption key not found")
 	}
-	version := len(k.versions)
+	return s.sealLocked(name, plain, ad)
+}
+
+func (s *Server) decrypt(name string, body map[string]any) (map[string]any, error) {
+	value, ok := body["ciphertext"].(string)
+	if !ok {
+		return nil, userError("missing ciphertext to decrypt")
+	}
+	ad, err := associatedData(body)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	plain, err := s.openLocked(name, value, ad)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"plaintext": base64.StdEncoding.EncodeToString(plain)}, nil
+}
+
+// rewrap is Vault's: no associated data on either side (see the package
+// comment).
+func (s *Server) rewrap(name string, body map[string]any) (map[string]any, error) {
+	value, ok := body["ciphertext"].(string)
+	if !ok || value == "" {
+		return nil, userError("missing ciphertext to decrypt")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	plain, err := s.openLocked(name, value, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.sealLocked(name, plain, nil)
+}
+
+// sealLocked encrypts under the latest version of an existing key.
+func (s *Server) sealLocked(name string, plain, ad []byte) (map[string]any, error) {
+	version := len(s.keys[name].versions)
 	aead, err := s.aead(name, version)
 	if err != nil {
 		return nil, err
@@ -231,17 +283,9 @@ func (s *Server) encrypt(name string, body map[string]any) (map[string]any, erro
 	}, nil
 }
 
-func (s *Server) decrypt(name string, body map[string]any) (map[string]any, error) {
-	value, ok := body["ciphertext"].(string)
-	if !ok {
-		return nil, userError("missing ciphertext to decrypt")
-	}
-	ad, err := associatedData(body)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// openLocked decrypts a "vault:vN:…" ciphertext, with Vault's checks and
+// messages.
+func (s *Server) openLocked(name, value string, ad []byte) ([]byte, error) {
 	k, ok := s.keys[name]
 	if !ok {
 		return nil, userError("encryption key not found")
@@ -281,7 +325,7 @@ func (s *Server) decrypt(name string, body map[string]any) (map[string]any, erro
 	if err != nil {
 		return nil, userError(err.Error()) // "cipher: message authentication failed"
 	}
-	return map[string]any{"plaintext": base64.StdEncoding.EncodeToString(plain)}, nil
+	return plain, nil
 }
 
 func vaultError(w http.ResponseWriter, status int, msg string) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -107,5 +108,69 @@ func TestWireFormat(t *testing.T) {
 	status, resp = call(t, srv, http.MethodPut, "/v1/transit/decrypt/k", "root", map[string]any{"ciphertext": ct, "associated_data": ad})
 	if status != 400 || resp["errors"].([]any)[0] != "ciphertext or signature version is disallowed by policy (too old)" {
 		t.Errorf("v1 below min_decryption_version: %d %v", status, resp)
+	}
+}
+
+// TestRewrap: Vault's rewrap moves a ciphertext to the latest version
+// without the plaintext, and, like Vault's, takes no associated data: a
+// ciphertext bound to associated data does not rewrap, which is why
+// keys.VaultKEK decrypts and encrypts again instead.
+func TestRewrap(t *testing.T) {
+	srv := transittest.NewServer("root", "")
+	defer srv.Close()
+	srv.CreateKey("k")
+	encrypt := func(ad string) string {
+		body := map[string]any{"plaintext": b64("secret")}
+		if ad != "" {
+			body["associated_data"] = b64(ad)
+		}
+		_, resp := call(t, srv, http.MethodPut, "/v1/transit/encrypt/k", "root", body)
+		return resp["data"].(map[string]any)["ciphertext"].(string)
+	}
+	plainV1, boundV1 := encrypt(""), encrypt("tenant-1:v1")
+	srv.RotateKey("k")
+	srv.RotateKey("k")
+
+	tests := []struct {
+		name   string
+		body   map[string]any
+		status int
+		want   string // ciphertext prefix, or the error
+	}{
+		{"without associated data", map[string]any{"ciphertext": plainV1}, 200, "vault:v3:"},
+		{"bound to associated data", map[string]any{"ciphertext": boundV1}, 400, "cipher: message authentication failed"},
+		{"associated data is ignored", map[string]any{"ciphertext": boundV1, "associated_data": b64("tenant-1:v1")}, 400, "cipher: message authentication failed"},
+		{"no ciphertext", map[string]any{}, 400, "missing ciphertext to decrypt"},
+		{"not a ciphertext", map[string]any{"ciphertext": "abc"}, 400, "invalid ciphertext: no prefix"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, resp := call(t, srv, http.MethodPost, "/v1/transit/rewrap/k", "root", tc.body)
+			var got string
+			if status == 200 {
+				data := resp["data"].(map[string]any)
+				got = data["ciphertext"].(string)
+				if data["key_version"] != 3.0 {
+					t.Errorf("key_version %v, want 3", data["key_version"])
+				}
+			} else if errs, ok := resp["errors"].([]any); ok && len(errs) == 1 {
+				got, _ = errs[0].(string)
+			}
+			if status != tc.status || !strings.HasPrefix(got, tc.want) {
+				t.Fatalf("%d %q, want %d %q", status, got, tc.status, tc.want)
+			}
+			if status != 200 {
+				return
+			}
+			// The rewrapped ciphertext decrypts to the same plaintext, and
+			// the response never carried it.
+			if _, leaked := resp["data"].(map[string]any)["plaintext"]; leaked {
+				t.Error("rewrap returned the plaintext")
+			}
+			status, resp = call(t, srv, http.MethodPut, "/v1/transit/decrypt/k", "root", map[string]any{"ciphertext": got})
+			if status != 200 || resp["data"].(map[string]any)["plaintext"] != b64("secret") {
+				t.Errorf("decrypt the rewrapped ciphertext: %d %v", status, resp)
+			}
+		})
 	}
 }
