@@ -23,4 +23,14 @@
 // several processes write at once, and both refuse UPDATE and DELETE with a
 // trigger; the chain catches what the trigger cannot stop (someone with the
 // rights to drop it).
+//
+// Group commit: Batcher wraps a Store so that the appends of concurrent
+// callers (bus.WithAudit under a consumer running several handlers) are
+// merged into one Append of the store — one transaction, one lock, one
+// extension of the chain — instead of queueing on the table lock one
+// round-trip chain each. One writer goroutine takes whatever is queued when
+// it becomes free (no timer: an idle Batcher adds no latency), never splits
+// a caller's entries, and retries a failed batch one call at a time so an
+// invalid entry fails only its own caller. Each caller still returns only
+// when its own rows are committed.
 package audit

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/inopsio/spine/audit"
 	"github.com/inopsio/spine/bus"
 	"github.com/inopsio/spine/catalog"
 	"github.com/inopsio/spine/dedup"
@@ -132,10 +133,14 @@ func consumeSecurity(cmd *cobra.Command, conn *keysConn, aud *auditConn, tokens 
 		opts = append(opts, bus.WithTokenVerifier(v))
 	}
 	actor := "service:" + service
-	store, err := aud.open(ctx, conn.dataDir)
+	trail, err := aud.open(ctx, conn.dataDir)
 	if err != nil {
 		return nil, nil, err
 	}
+	// Handlers run concurrently (--concurrency): group commit merges their
+	// audit rows into one transaction instead of one each, queued on the
+	// trail's lock. Close drains it and closes the trail.
+	store := audit.NewBatcher(trail, audit.BatchConfig{})
 	opts = append(opts, bus.WithAudit(store, actor))
 	closeStore := func() { _ = store.Close() }
 	if !conn.keyringAvailable() {
