@@ -59,7 +59,9 @@ func WithTokenVerifier(v TokenVerifier) Option { return func(cl *Client) { cl.ve
 
 // WithAudit records, in the audit trail, every publish and consume of an
 // event that carries PII fields, and every failed decryption (spec §9),
-// under actor (a service name).
+// under actor (a service name). A consumer running handlers concurrently
+// should pass an audit.Batcher, which merges their rows into one
+// transaction (group commit) instead of one each.
 func WithAudit(s audit.Store, actor string) Option {
 	return func(cl *Client) { cl.audit, cl.actor = s, actor }
 }
