@@ -3,8 +3,9 @@
 // source service may produce it, and only its consumers may read it.
 //
 // Every catalog service is one principal, PrincipalPrefix + service
-// ("User:crm-service"), authenticated by the broker (SASL PLAIN, SCRAM or
-// mTLS mapped to that name). FromCatalog grants, all ALLOW from any host:
+// ("User:crm-service"), authenticated by the broker (SASL PLAIN, SCRAM,
+// OAUTHBEARER with the service's OIDC token and sasl.oauthbearer.sub.claim.name=azp,
+// or mTLS mapped to that name). FromCatalog grants, all ALLOW from any host:
 //
 //	producer of an event     WRITE, DESCRIBE           TOPIC   LITERAL   <topic>
 //	each consumer            READ, DESCRIBE            TOPIC   LITERAL   <topic>

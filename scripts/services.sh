@@ -80,6 +80,7 @@ KC_LOG="$KC_DIR/keycloak.log"
 KC_CLIENTS_FILE="$KC_DIR/clients.json"
 KC_ADMIN_FILE="$KC_DIR/admin.password"
 KC_ISSUER="http://$HOST:$KEYCLOAK_PORT/realms/$KEYCLOAK_REALM"
+KC_JWKS="$KC_ISSUER/protocol/openid-connect/certs"
 
 PROG="services.sh"
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
@@ -362,8 +363,20 @@ EOF
 		jaas="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$KAFKA_SASL_ADMIN\" password=\"$KAFKA_SASL_ADMIN-secret\""
 		for u in "${KAFKA_SASL_USERS[@]}"; do jaas+=" user_$u=\"$u-secret\""; done
 		jaas+=";"
+		# The client listener also takes OAUTHBEARER: a Keycloak service token
+		# (client credentials) is the login, validated against the realm's JWKS;
+		# the principal is the token's azp claim, the client id (User:crm-service),
+		# so the catalog's ACLs apply to it as to the PLAIN user of that name. The
+		# controller listener stays PLAIN only.
 		cat >>"$K_DIR/server.properties" <<EOF
 sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,OAUTHBEARER
+listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
+listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler
+sasl.oauthbearer.jwks.endpoint.url=$KC_JWKS
+sasl.oauthbearer.expected.issuer=$KC_ISSUER
+sasl.oauthbearer.expected.audience=spine
+sasl.oauthbearer.sub.claim.name=azp
 sasl.mechanism.inter.broker.protocol=PLAIN
 sasl.mechanism.controller.protocol=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=$jaas
@@ -442,6 +455,18 @@ kafka_up() {
 	if ((rc == 2)); then
 		ensure_java
 		ensure_kafka_jars
+		local sysprops=()
+		if ((K_SASL)); then
+			# Kafka reads the JWKS when it starts and fails to start without it:
+			# Keycloak (started in parallel by up) must answer first. Kafka 4.1
+			# fetches only allow-listed OAUTHBEARER URLs.
+			local kc_deadline=$((SECONDS + KEYCLOAK_TIMEOUT))
+			until kc_ready; do
+				((SECONDS < kc_deadline)) || die "$K_NAME: keycloak did not answer at $KC_ISSUER within ${KEYCLOAK_TIMEOUT}s; the broker validates OAUTHBEARER logins against its JWKS"
+				sleep 1
+			done
+			sysprops+=("-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=$KC_JWKS")
+		fi
 		if [[ "$keep" != keep && -d "$K_DATA" ]]; then
 			log "$K_NAME: starting on empty storage (dropping $(find "$K_DATA" -mindepth 1 -maxdepth 1 -type d | wc -l) partition dirs of earlier runs; restart keeps data)"
 			rm -rf "$K_DATA"
@@ -465,7 +490,7 @@ kafka_up() {
 		# setsid: own session, so it outlives the calling shell and its process group.
 		setsid "$JAVA" -Xms256m -Xmx"$K_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
 			-XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
-			-Djava.awt.headless=true -Dkafka.logs.dir="$K_LOGS" \
+			-Djava.awt.headless=true -Dkafka.logs.dir="$K_LOGS" "${sysprops[@]}" \
 			-Dlog4j2.configurationFile="$K_DIR/log4j2.properties" \
 			-cp "$cp" kafka.Kafka "$K_DIR/server.properties" \
 			</dev/null >>"$K_LOGS/kafka.out" 2>&1 8>&- 9>&- &

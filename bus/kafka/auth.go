@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
@@ -18,25 +20,48 @@ import (
 // principal ("User:crm-service") that the catalog's ACLs (package acl,
 // `spine acl apply`) grant topics and groups to.
 type SASL struct {
-	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (any case).
+	// Mechanism is PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER
+	// (any case).
 	Mechanism string
-	User      string
-	Password  string
+	// User and Password are the login of PLAIN and SCRAM.
+	User     string
+	Password string
+	// Token returns the bearer token of OAUTHBEARER: the service's own
+	// OIDC token, e.g. (*token.Source).Token with its Keycloak client
+	// credentials, so one identity both signs its events' authorization
+	// header and logs in to the brokers. It is called at each login (every
+	// new connection), so a cached, refreshed source is what fits.
+	Token func(context.Context) (string, error)
 }
 
 // Mechanisms are the SASL mechanisms SASL.Mechanism accepts.
-var Mechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+var Mechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}
 
-func (s SASL) enabled() bool { return s != SASL{} }
+func (s SASL) enabled() bool {
+	return s.Mechanism != "" || s.User != "" || s.Password != "" || s.Token != nil
+}
 
 // mechanism returns franz-go's mechanism for s, or an error wrapping
 // ErrConfig that names what is missing.
 func (s SASL) mechanism() (sasl.Mechanism, error) {
 	if s.Mechanism == "" {
-		return nil, fmt.Errorf("%w: SASL user %q given without a mechanism (%s)", ErrConfig, s.User, strings.Join(Mechanisms, ", "))
+		return nil, fmt.Errorf("%w: SASL user %q or token given without a mechanism (%s)", ErrConfig, s.User, strings.Join(Mechanisms, ", "))
 	}
-	if s.User == "" || s.Password == "" {
-		return nil, fmt.Errorf("%w: SASL %s needs a user and a password", ErrConfig, s.Mechanism)
+	if strings.EqualFold(s.Mechanism, "OAUTHBEARER") {
+		if s.Token == nil || s.User != "" || s.Password != "" {
+			return nil, fmt.Errorf("%w: SASL OAUTHBEARER needs a Token func and no user or password", ErrConfig)
+		}
+		token := s.Token
+		return oauth.Oauth(func(ctx context.Context) (oauth.Auth, error) {
+			t, err := token(ctx)
+			if err != nil {
+				return oauth.Auth{}, fmt.Errorf("kafka: OAUTHBEARER token: %w", err)
+			}
+			return oauth.Auth{Token: t}, nil
+		}), nil
+	}
+	if s.User == "" || s.Password == "" || s.Token != nil {
+		return nil, fmt.Errorf("%w: SASL %s needs a user and a password (and no Token)", ErrConfig, s.Mechanism)
 	}
 	switch strings.ToUpper(s.Mechanism) {
 	case "PLAIN":

@@ -27,8 +27,10 @@ import (
 
 // Bad SASL settings are refused by New, naming what is wrong. (The SASL
 // logins themselves are tested against kfake and Apache Kafka with ACLs in
-// package acl: TestSpineClientsUnderGrants.)
+// package acl: TestSpineClientsUnderGrants, and OAUTHBEARER with Keycloak
+// tokens, TestKeycloakLoginUnderGrants.)
 func TestSASLConfigErrors(t *testing.T) {
+	token := func(context.Context) (string, error) { return "t", nil }
 	cases := []struct {
 		name string
 		sasl kafka.SASL
@@ -38,9 +40,14 @@ func TestSASLConfigErrors(t *testing.T) {
 		{"plain", kafka.SASL{Mechanism: "PLAIN", User: "u", Password: "p"}, ""},
 		{"scram lower case", kafka.SASL{Mechanism: "scram-sha-512", User: "u", Password: "p"}, ""},
 		{"unknown mechanism", kafka.SASL{Mechanism: "GSSAPI", User: "u", Password: "p"}, `unknown SASL mechanism "GSSAPI"`},
-		{"user without mechanism", kafka.SASL{User: "u", Password: "p"}, `SASL user "u" given without a mechanism`},
+		{"user without mechanism", kafka.SASL{User: "u", Password: "p"}, `SASL user "u" or token given without a mechanism`},
+		{"token without mechanism", kafka.SASL{Token: token}, "given without a mechanism"},
 		{"no password", kafka.SASL{Mechanism: "SCRAM-SHA-256", User: "u"}, "SASL SCRAM-SHA-256 needs a user and a password"},
 		{"no user", kafka.SASL{Mechanism: "PLAIN", Password: "p"}, "SASL PLAIN needs a user and a password"},
+		{"plain with a token", kafka.SASL{Mechanism: "PLAIN", User: "u", Password: "p", Token: token}, "(and no Token)"},
+		{"oauthbearer", kafka.SASL{Mechanism: "oauthbearer", Token: token}, ""},
+		{"oauthbearer without token", kafka.SASL{Mechanism: "OAUTHBEARER"}, "SASL OAUTHBEARER needs a Token func and no user or password"},
+		{"oauthbearer with a password", kafka.SASL{Mechanism: "OAUTHBEARER", Token: token, User: "u", Password: "p"}, "no user or password"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

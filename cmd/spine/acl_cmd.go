@@ -120,7 +120,7 @@ func newAclApplyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := kf.config("spine-acl", slog.New(slog.DiscardHandler))
+			cfg, err := kf.config(cmd.Context(), "spine-acl", slog.New(slog.DiscardHandler))
 			if err != nil {
 				return err
 			}

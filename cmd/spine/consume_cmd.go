@@ -82,7 +82,7 @@ func newConsumeCmd() *cobra.Command {
 			if cmd.Flags().Changed("service") {
 				opts = append(opts, bus.WithSource(service))
 			}
-			t, err := kf.transport("spine-consume", log)
+			t, err := kf.transport(cmd.Context(), "spine-consume", log)
 			if err != nil {
 				return err
 			}

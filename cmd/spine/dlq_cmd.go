@@ -41,8 +41,8 @@ func (c *dlqConn) add(cmd *cobra.Command) {
 }
 
 // open connects a Manager; close releases what it opened.
-func (c *dlqConn) open(log *slog.Logger) (m *dlq.Manager, close func(), err error) {
-	cfg, err := c.kafka.config("spine-dlq", log)
+func (c *dlqConn) open(ctx context.Context, log *slog.Logger) (m *dlq.Manager, close func(), err error) {
+	cfg, err := c.kafka.config(ctx, "spine-dlq", log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -139,7 +139,7 @@ func newDlqListCmd() *cobra.Command {
 				return err
 			}
 			log := newLogger(cmd.ErrOrStderr(), slog.LevelWarn)
-			m, closeAll, err := conn.open(log)
+			m, closeAll, err := conn.open(cmd.Context(), log)
 			if err != nil {
 				return err
 			}
@@ -186,7 +186,7 @@ func newDlqShowCmd() *cobra.Command {
 				return usageErrorf("%v", err)
 			}
 			log := newLogger(cmd.ErrOrStderr(), slog.LevelWarn)
-			m, closeAll, err := conn.open(log)
+			m, closeAll, err := conn.open(cmd.Context(), log)
 			if err != nil {
 				return err
 			}
@@ -318,7 +318,7 @@ func runDlqAction(cmd *cobra.Command, args []string, conn *dlqConn, filt *dlqFil
 	defer closeAudit()
 	a.Progress = progressBar(cmd.ErrOrStderr(), a.Rate > 0)
 	log := newLogger(cmd.ErrOrStderr(), slog.LevelWarn)
-	m, closeAll, err := conn.open(log)
+	m, closeAll, err := conn.open(cmd.Context(), log)
 	if err != nil {
 		return err
 	}

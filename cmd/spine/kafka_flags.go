@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/inopsio/spine/bus/kafka"
+	"github.com/inopsio/spine/token"
 )
 
 // DefaultBrokers is where every command looks for Kafka unless told:
@@ -25,6 +28,7 @@ type kafkaFlags struct {
 	tls                    bool
 	tlsCA, tlsCert, tlsKey string
 	saslMechanism, user    string
+	saslIssuer             string
 }
 
 func (k *kafkaFlags) add(cmd *cobra.Command) {
@@ -37,12 +41,15 @@ func (k *kafkaFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&k.saslMechanism, "sasl-mechanism", envOr("SPINE_KAFKA_SASL_MECHANISM", ""),
 		strings.Join(kafka.Mechanisms, ", ")+"; empty: no authentication ($SPINE_KAFKA_SASL_MECHANISM)")
 	fl.StringVar(&k.user, "sasl-user", envOr("SPINE_KAFKA_SASL_USER", ""),
-		"SASL user; the password is read from $"+saslPasswordEnv+" ($SPINE_KAFKA_SASL_USER)")
+		"SASL user (OAUTHBEARER: the OIDC client id); the password (client secret) is read from $"+saslPasswordEnv+" ($SPINE_KAFKA_SASL_USER)")
+	fl.StringVar(&k.saslIssuer, "sasl-issuer", envOr("SPINE_KAFKA_SASL_ISSUER", ""),
+		"OAUTHBEARER: the OIDC issuer whose client-credentials token is the login, e.g. Keycloak's realm URL ($SPINE_KAFKA_SASL_ISSUER)")
 }
 
 // config is the transport config the flags describe. Its errors are usage
-// errors: they name the flag to fix.
-func (k *kafkaFlags) config(clientID string, log *slog.Logger) (kafka.Config, error) {
+// errors: they name the flag to fix. ctx bounds the OIDC discovery of
+// OAUTHBEARER.
+func (k *kafkaFlags) config(ctx context.Context, clientID string, log *slog.Logger) (kafka.Config, error) {
 	cfg := kafka.Config{Brokers: splitBrokers(k.brokers), ClientID: clientID, Logger: log}
 	if len(cfg.Brokers) == 0 {
 		return cfg, usageErrorf("--brokers is empty")
@@ -54,19 +61,35 @@ func (k *kafkaFlags) config(clientID string, log *slog.Logger) (kafka.Config, er
 		}
 		cfg.TLS = t
 	}
-	if k.saslMechanism != "" || k.user != "" {
-		pass := os.Getenv(saslPasswordEnv)
-		if k.saslMechanism == "" || k.user == "" || pass == "" {
-			return cfg, usageErrorf("SASL needs --sasl-mechanism, --sasl-user and the password in $%s", saslPasswordEnv)
+	if k.saslMechanism == "" && k.user == "" && k.saslIssuer == "" {
+		return cfg, nil
+	}
+	pass := os.Getenv(saslPasswordEnv)
+	if k.saslMechanism == "" || k.user == "" || pass == "" {
+		return cfg, usageErrorf("SASL needs --sasl-mechanism, --sasl-user and the password in $%s", saslPasswordEnv)
+	}
+	if !strings.EqualFold(k.saslMechanism, "OAUTHBEARER") {
+		if k.saslIssuer != "" {
+			return cfg, usageErrorf("--sasl-issuer is for --sasl-mechanism OAUTHBEARER")
 		}
 		cfg.SASL = kafka.SASL{Mechanism: k.saslMechanism, User: k.user, Password: pass}
+		return cfg, nil
 	}
+	if k.saslIssuer == "" {
+		return cfg, usageErrorf("--sasl-mechanism OAUTHBEARER needs --sasl-issuer")
+	}
+	src, err := token.NewSource(ctx, token.SourceConfig{Issuer: k.saslIssuer, ClientID: k.user,
+		ClientSecret: token.Secret(pass), Logger: log})
+	if err != nil {
+		return cfg, fmt.Errorf("kafka login (OAUTHBEARER) as %s: %w", k.user, err)
+	}
+	cfg.SASL = kafka.SASL{Mechanism: "OAUTHBEARER", Token: src.Token}
 	return cfg, nil
 }
 
 // transport opens a transport on the flags' cluster.
-func (k *kafkaFlags) transport(clientID string, log *slog.Logger) (*kafka.Transport, error) {
-	cfg, err := k.config(clientID, log)
+func (k *kafkaFlags) transport(ctx context.Context, clientID string, log *slog.Logger) (*kafka.Transport, error) {
+	cfg, err := k.config(ctx, clientID, log)
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func newPublishCmd() *cobra.Command {
 			if src != nil {
 				opts = append(opts, bus.WithTokenSource(src))
 			}
-			t, err := kf.transport("spine-cli", log)
+			t, err := kf.transport(cmd.Context(), "spine-cli", log)
 			if err != nil {
 				return err
 			}

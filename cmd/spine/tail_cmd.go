@@ -51,7 +51,7 @@ func newTailCmd() *cobra.Command {
 				return err
 			}
 			defer closeDec()
-			t, err := kf.transport("spine-tail", log)
+			t, err := kf.transport(cmd.Context(), "spine-tail", log)
 			if err != nil {
 				return err
 			}

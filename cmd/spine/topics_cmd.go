@@ -43,7 +43,7 @@ func newTopicsApplyCmd() *cobra.Command {
 				return err
 			}
 			log := newLogger(cmd.ErrOrStderr(), slog.LevelWarn)
-			t, err := kf.transport("spine-topics", log)
+			t, err := kf.transport(cmd.Context(), "spine-topics", log)
 			if err != nil {
 				return err
 			}
