@@ -35,6 +35,10 @@ KAFKA_CONTROLLER_PORT="${SPINE_KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_HEAP="${SPINE_KAFKA_HEAP:-512m}"
 KAFKA_SASL_PORT="${SPINE_KAFKA_SASL_PORT:-19094}"
 KAFKA_SASL_CONTROLLER_PORT="${SPINE_KAFKA_SASL_CONTROLLER_PORT:-19095}"
+# kafka-sasl's second client listener: SASL over TLS, with a certificate of a
+# test CA made by this script (openssl), so clients test TLS against Kafka.
+KAFKA_SASL_TLS_PORT="${SPINE_KAFKA_SASL_TLS_PORT:-19096}"
+KAFKA_TLS_PASS="spine-test" # the PKCS#12 keystore's password (test material)
 KAFKA_SASL_HEAP="${SPINE_KAFKA_SASL_HEAP:-256m}"
 # SASL/PLAIN users of kafka-sasl, each with the password <user>-secret: admin (the
 # super user, also the broker's own inter-broker and controller identity) and the
@@ -103,6 +107,8 @@ die_log() {
 print_env() {
 	echo "export SPINE_TEST_KAFKA=$HOST:$KAFKA_PORT"
 	echo "export SPINE_TEST_KAFKA_SASL=$HOST:$KAFKA_SASL_PORT"
+	echo "export SPINE_TEST_KAFKA_SASL_TLS=$HOST:$KAFKA_SASL_TLS_PORT"
+	echo "export SPINE_TEST_KAFKA_TLS_CA=$STATE/kafka-sasl/tls/ca.pem"
 	echo "export SPINE_TEST_REDIS=$HOST:$REDIS_PORT"
 	echo "export SPINE_TEST_POSTGRES=postgres://spine:spine@$HOST:$POSTGRES_PORT/spine?sslmode=disable"
 	echo "export SPINE_TEST_KEYCLOAK=$KC_ISSUER"
@@ -290,11 +296,13 @@ kafka_select() { # kafka_select NAME
 	case "$1" in
 	kafka)
 		K_PORT="$KAFKA_PORT" K_CPORT="$KAFKA_CONTROLLER_PORT" K_HEAP="$KAFKA_HEAP" K_SASL=0
+		K_PORTS=("$K_PORT" "$K_CPORT")
 		K_PORT_VARS="SPINE_KAFKA_PORT/SPINE_KAFKA_CONTROLLER_PORT"
 		;;
 	kafka-sasl)
 		K_PORT="$KAFKA_SASL_PORT" K_CPORT="$KAFKA_SASL_CONTROLLER_PORT" K_HEAP="$KAFKA_SASL_HEAP" K_SASL=1
-		K_PORT_VARS="SPINE_KAFKA_SASL_PORT/SPINE_KAFKA_SASL_CONTROLLER_PORT"
+		K_PORTS=("$K_PORT" "$K_CPORT" "$KAFKA_SASL_TLS_PORT")
+		K_PORT_VARS="SPINE_KAFKA_SASL_PORT/SPINE_KAFKA_SASL_CONTROLLER_PORT/SPINE_KAFKA_SASL_TLS_PORT"
 		;;
 	*) die "unknown kafka instance '$1' (${KAFKA_INSTANCES[*]})" ;;
 	esac
@@ -303,6 +311,31 @@ kafka_select() { # kafka_select NAME
 	K_DATA="$K_DIR/data"
 	K_LOGS="$K_DIR/logs"
 	K_PID="$K_DIR/kafka.pid"
+	K_TLS="$K_DIR/tls"
+}
+
+# ensure_kafka_tls: the selected instance's test CA (ca.pem) and a broker
+# certificate for $HOST signed by it, as a PKCS#12 keystore; made once, kept
+# by reset (clients may have the CA configured).
+ensure_kafka_tls() {
+	[[ -f "$K_TLS/broker.p12" && -f "$K_TLS/ca.pem" ]] && return 0
+	log "$K_NAME: making a test CA and a broker certificate for $HOST in $K_TLS (openssl)"
+	mkdir -p "$K_TLS"
+	local ext="$K_TLS/broker.ext"
+	printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n' "$HOST" >"$ext"
+	{
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+			-subj "/CN=spine test CA" -keyout "$K_TLS/ca.key" -out "$K_TLS/ca.pem" \
+			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$HOST" \
+				-keyout "$K_TLS/broker.key" -out "$K_TLS/broker.csr" &&
+			openssl x509 -req -in "$K_TLS/broker.csr" -CA "$K_TLS/ca.pem" -CAkey "$K_TLS/ca.key" -CAcreateserial \
+				-days 3650 -extfile "$ext" -out "$K_TLS/broker.crt" &&
+			openssl pkcs12 -export -in "$K_TLS/broker.crt" -inkey "$K_TLS/broker.key" -certfile "$K_TLS/ca.pem" \
+				-name broker -passout "pass:$KAFKA_TLS_PASS" -out "$K_TLS/broker.p12.tmp" &&
+			mv "$K_TLS/broker.p12.tmp" "$K_TLS/broker.p12"
+	} >"$K_TLS/openssl.log" 2>&1 || die_log "$K_TLS/openssl.log" "$K_NAME: making the test certificates failed"
+	chmod 600 "$K_TLS/ca.key" "$K_TLS/broker.key"
 }
 
 # kcat_auth: the kcat options that log in as the admin on the selected instance.
@@ -323,11 +356,11 @@ write_kafka_config() {
 	mkdir -p "$K_DATA" "$K_LOGS"
 	local listeners
 	if ((K_SASL)); then
-		listeners="listeners=SASL_PLAINTEXT://$HOST:$K_PORT,CONTROLLER://$HOST:$K_CPORT
-advertised.listeners=SASL_PLAINTEXT://$HOST:$K_PORT
+		listeners="listeners=SASL_PLAINTEXT://$HOST:$K_PORT,SASL_SSL://$HOST:$KAFKA_SASL_TLS_PORT,CONTROLLER://$HOST:$K_CPORT
+advertised.listeners=SASL_PLAINTEXT://$HOST:$K_PORT,SASL_SSL://$HOST:$KAFKA_SASL_TLS_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=SASL_PLAINTEXT
-listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT"
 	else
 		listeners="listeners=PLAINTEXT://$HOST:$K_PORT,CONTROLLER://$HOST:$K_CPORT
 advertised.listeners=PLAINTEXT://$HOST:$K_PORT
@@ -363,23 +396,31 @@ EOF
 		jaas="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$KAFKA_SASL_ADMIN\" password=\"$KAFKA_SASL_ADMIN-secret\""
 		for u in "${KAFKA_SASL_USERS[@]}"; do jaas+=" user_$u=\"$u-secret\""; done
 		jaas+=";"
-		# The client listener also takes OAUTHBEARER: a Keycloak service token
+		# The client listeners also take OAUTHBEARER: a Keycloak service token
 		# (client credentials) is the login, validated against the realm's JWKS;
 		# the principal is the token's azp claim, the client id (User:crm-service),
 		# so the catalog's ACLs apply to it as to the PLAIN user of that name. The
-		# controller listener stays PLAIN only.
+		# controller listener stays PLAIN only. SASL_SSL is the same over TLS.
+		local l client_listeners=""
+		for l in sasl_plaintext sasl_ssl; do
+			client_listeners+="listener.name.$l.sasl.enabled.mechanisms=PLAIN,OAUTHBEARER
+listener.name.$l.plain.sasl.jaas.config=$jaas
+listener.name.$l.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
+listener.name.$l.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler
+"
+		done
 		cat >>"$K_DIR/server.properties" <<EOF
 sasl.enabled.mechanisms=PLAIN
-listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,OAUTHBEARER
-listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
-listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler
+${client_listeners}listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$K_TLS/broker.p12
+listener.name.sasl_ssl.ssl.keystore.password=$KAFKA_TLS_PASS
+listener.name.sasl_ssl.ssl.key.password=$KAFKA_TLS_PASS
 sasl.oauthbearer.jwks.endpoint.url=$KC_JWKS
 sasl.oauthbearer.expected.issuer=$KC_ISSUER
 sasl.oauthbearer.expected.audience=spine
 sasl.oauthbearer.sub.claim.name=azp
 sasl.mechanism.inter.broker.protocol=PLAIN
 sasl.mechanism.controller.protocol=PLAIN
-listener.name.sasl_plaintext.plain.sasl.jaas.config=$jaas
 listener.name.controller.plain.sasl.jaas.config=$jaas
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:$KAFKA_SASL_ADMIN
@@ -450,7 +491,7 @@ kafka_up() {
 	local extra=""
 	if ((K_SASL)); then extra=", SASL_PLAINTEXT/PLAIN, StandardAuthorizer, super user $KAFKA_SASL_ADMIN"; fi
 	local rc=0
-	begin_start "$K_NAME" "$K_PID" kafka_running kafka_ready "$K_PORT_VARS" "$K_PORT" "$K_CPORT" || rc=$?
+	begin_start "$K_NAME" "$K_PID" kafka_running kafka_ready "$K_PORT_VARS" "${K_PORTS[@]}" || rc=$?
 	((rc == 0)) && return 0
 	if ((rc == 2)); then
 		ensure_java
@@ -466,6 +507,7 @@ kafka_up() {
 				sleep 1
 			done
 			sysprops+=("-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=$KC_JWKS")
+			ensure_kafka_tls
 		fi
 		if [[ "$keep" != keep && -d "$K_DATA" ]]; then
 			log "$K_NAME: starting on empty storage (dropping $(find "$K_DATA" -mindepth 1 -maxdepth 1 -type d | wc -l) partition dirs of earlier runs; restart keeps data)"
@@ -955,6 +997,7 @@ ensure_packages() {
 	command -v java >/dev/null 2>&1 || [[ -x "${JAVA_HOME:-/nonexistent}/bin/java" ]] || need+=(openjdk-17-jre-headless)
 	[[ -f "$KAFKA_LIBS/.complete" ]] || command -v mvn >/dev/null 2>&1 || need+=(maven)
 	command -v curl >/dev/null 2>&1 || need+=(curl)
+	command -v openssl >/dev/null 2>&1 || need+=(openssl)
 	[[ -f "$KC_HOME/.complete" ]] || command -v unzip >/dev/null 2>&1 || need+=(unzip)
 	((${#need[@]} == 0)) || apt_install "${need[@]}"
 }
