@@ -37,6 +37,9 @@ func newKeysCmd() *cobra.Command {
 // it in shell histories and process lists.
 type keysConn struct {
 	dataDir, vaultAddr, vaultKey, vaultMount, postgres, table string
+	// decryptKeys are master key files that unwrap only: the keys a KEK
+	// migration (keys rewrap) moves away from, while it runs.
+	decryptKeys []string
 }
 
 func (c *keysConn) add(cmd *cobra.Command) {
@@ -48,12 +51,25 @@ func (c *keysConn) add(cmd *cobra.Command) {
 	fl.StringVar(&c.postgres, "keys-postgres", envOr("SPINE_KEYS_POSTGRES", ""), "PostgreSQL URL of the keyring, instead of <data-dir>/keys/keyring.json ($SPINE_KEYS_POSTGRES)")
 	fl.StringVar(&c.table, "keys-table", keys.DefaultTable, "PostgreSQL table of the keyring")
 	_ = fl.MarkHidden("keys-table") // tests use a table each
+	var decrypt []string
+	if v := os.Getenv("SPINE_DECRYPT_MASTER_KEYS"); v != "" {
+		decrypt = strings.Split(v, ",")
+	}
+	fl.StringArrayVar(&c.decryptKeys, "decrypt-master-key", decrypt,
+		"a local master key file that only unwraps data keys: the old one while `keys rewrap` moves them to a new one (repeatable; $SPINE_DECRYPT_MASTER_KEYS, comma-separated)")
 }
 
 // config builds the keyring's Config (without the audit trail).
 func (c *keysConn) config(cmd *cobra.Command) (keys.Config, error) {
 	cfg := keys.Config{DataDir: c.dataDir, PostgresURL: c.postgres, PostgresTable: c.table,
 		Logger: newLogger(cmd.ErrOrStderr(), slog.LevelWarn)}
+	for _, path := range c.decryptKeys {
+		kek, err := keys.ReadLocalKEK(path)
+		if err != nil {
+			return cfg, usageErrorf("--decrypt-master-key: %v", err)
+		}
+		cfg.DecryptKEKs = append(cfg.DecryptKEKs, kek)
+	}
 	if c.vaultKey == "" {
 		if cmd.Flags().Changed("vault-addr") {
 			return cfg, usageErrorf("--vault-addr needs --vault-key (the Transit key's name)")
@@ -419,7 +435,7 @@ func newKeysRewrapCmd() *cobra.Command {
 			}
 			cfg.KEK, cfg.Vault, cfg.MasterKey = to, nil, nil
 			if to.ID() != from.ID() {
-				cfg.DecryptKEKs = []keys.KEK{from}
+				cfg.DecryptKEKs = append(cfg.DecryptKEKs, from)
 			}
 			a := &aud
 			if dryRun {

@@ -21,6 +21,7 @@ import (
 	"github.com/inopsio/spine/keys"
 	"github.com/inopsio/spine/keys/transittest"
 	"github.com/inopsio/spine/pii"
+	"github.com/spf13/cobra"
 )
 
 const (
@@ -33,7 +34,7 @@ const (
 // developer's environment does not leak into the tests.
 func keysEnv(t *testing.T) {
 	for _, v := range []string{"SPINE_DATA_DIR", "SPINE_MASTER_KEY", "VAULT_ADDR", "VAULT_TOKEN", "SPINE_VAULT_KEY",
-		"SPINE_VAULT_MOUNT", "SPINE_KEYS_POSTGRES", "SPINE_AUDIT_POSTGRES", "SPINE_ACTOR"} {
+		"SPINE_VAULT_MOUNT", "SPINE_KEYS_POSTGRES", "SPINE_AUDIT_POSTGRES", "SPINE_ACTOR", "SPINE_DECRYPT_MASTER_KEYS"} {
 		t.Setenv(v, "")
 	}
 }
@@ -566,5 +567,71 @@ func TestKeysCLIRewrapPostgres(t *testing.T) {
 	rows, err := trail.Rows(context.Background(), 0, 0)
 	if err != nil || len(rows) != 1 || rows[0].Action != "keys.rewrap" || rows[0].Outcome != "rewrapped" {
 		t.Errorf("PostgreSQL audit rows %+v, %v", rows, err)
+	}
+}
+
+// --decrypt-master-key lets every keyring command read data keys still
+// wrapped by the old master key while a rewrap moves them to the new one
+// ($SPINE_MASTER_KEY): without it they fail to unwrap, naming both keys.
+func TestDecryptMasterKeyFlag(t *testing.T) {
+	keysEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	seedKeys(t, keys.Config{DataDir: dir}, time.Now(), keysTenantA) // under the data dir's master key, A
+	oldKey := filepath.Join(dir, "keys", "master.key")
+	_, masterB := writeMasterKeyFile(t, t.TempDir(), "new.key")
+	t.Setenv(keys.MasterKeyEnv, base64.StdEncoding.EncodeToString(masterB)) // the new master key, B
+
+	open := func(args ...string) (*keys.Keyring, error) {
+		t.Helper()
+		var c keysConn
+		cmd := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
+		c.add(cmd)
+		if err := cmd.ParseFlags(append([]string{"--data-dir", dir}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := c.config(cmd)
+		if err != nil {
+			return nil, err
+		}
+		return keys.Open(ctx, cfg)
+	}
+
+	k, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Get(ctx, keysTenantA, 1); !errors.Is(err, keys.ErrUnwrap) {
+		t.Errorf("with B only, a key under A: %v, want ErrUnwrap", err)
+	}
+	_ = k.Close()
+
+	k, err = open("--decrypt-master-key", oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if _, err := k.Get(ctx, keysTenantA, 1); err != nil {
+		t.Errorf("with B and --decrypt-master-key A, a key under A: %v", err)
+	}
+	// New keys are wrapped by B, never by the decrypt-only A.
+	v, err := k.Rotate(ctx, keysTenantA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := keys.Open(ctx, keys.Config{DataDir: dir, MasterKey: masterB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kb.Close()
+	if _, err := kb.Get(ctx, keysTenantA, v.Version); err != nil {
+		t.Errorf("the rotated version %d with B alone: %v", v.Version, err)
+	}
+
+	if _, err := open("--decrypt-master-key", filepath.Join(dir, "nope.key")); err == nil || !strings.Contains(err.Error(), "--decrypt-master-key") {
+		t.Errorf("a missing decrypt-only key file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nope.key")); err == nil {
+		t.Error("a missing decrypt-only key file was created")
 	}
 }
