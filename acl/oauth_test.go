@@ -2,10 +2,8 @@ package acl_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -29,14 +27,7 @@ import (
 // scripts/services.sh is configured for it (docs/operations/services.md).
 func TestKeycloakLoginUnderGrants(t *testing.T) {
 	iss := bustest.Service(t, "SPINE_TEST_KEYCLOAK")
-	raw, err := os.ReadFile(bustest.Service(t, "SPINE_TEST_KEYCLOAK_CLIENTS_FILE"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var secrets map[string]string
-	if err := json.Unmarshal(raw, &secrets); err != nil {
-		t.Fatalf("SPINE_TEST_KEYCLOAK_CLIENTS_FILE: %v", err)
-	}
+	secrets := bustest.KeycloakSecrets(t)
 	b := apacheBroker(t, "")
 	ns := b.base
 	cat := catalog.MustDefault()

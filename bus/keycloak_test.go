@@ -2,8 +2,6 @@ package bus_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +26,7 @@ import (
 func TestKeycloakEndToEnd(t *testing.T) {
 	const tenant = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 	iss := bustest.Service(t, "SPINE_TEST_KEYCLOAK")
-	secrets := keycloakSecrets(t, bustest.Service(t, "SPINE_TEST_KEYCLOAK_CLIENTS_FILE"))
+	secrets := bustest.KeycloakSecrets(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -107,19 +105,4 @@ func TestKeycloakEndToEnd(t *testing.T) {
 			}
 		})
 	}
-}
-
-// keycloakSecrets reads the clients file scripts/services.sh writes: a JSON
-// object from client id to client secret.
-func keycloakSecrets(t *testing.T, path string) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]string
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("clients file %s: %v", path, err)
-	}
-	return m
 }

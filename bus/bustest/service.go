@@ -2,6 +2,7 @@ package bustest
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,4 +75,21 @@ func RestartService(t testing.TB, name string) {
 		t.Fatalf("scripts/services.sh restart %s: %v\n%s", name, err, out)
 	}
 	t.Logf("restarted %s in %v", name, time.Since(start).Round(time.Millisecond))
+}
+
+// KeycloakSecrets returns the client secrets of the test Keycloak realm, by
+// client id, from the JSON file scripts/services.sh writes
+// (SPINE_TEST_KEYCLOAK_CLIENTS_FILE; skipped or failed like Service).
+func KeycloakSecrets(t testing.TB) map[string]string {
+	t.Helper()
+	path := Service(t, "SPINE_TEST_KEYCLOAK_CLIENTS_FILE")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("clients file %s: %v", path, err)
+	}
+	return m
 }

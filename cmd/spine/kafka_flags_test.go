@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -63,14 +61,7 @@ func TestKafkaConnectionFlags(t *testing.T) {
 func TestKafkaOAuthBearerFlags(t *testing.T) {
 	addr := bustest.Service(t, "SPINE_TEST_KAFKA_SASL")
 	iss := bustest.Service(t, "SPINE_TEST_KEYCLOAK")
-	raw, err := os.ReadFile(bustest.Service(t, "SPINE_TEST_KEYCLOAK_CLIENTS_FILE"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var secrets map[string]string
-	if err := json.Unmarshal(raw, &secrets); err != nil {
-		t.Fatal(err)
-	}
+	secrets := bustest.KeycloakSecrets(t)
 	args := []string{"topics", "apply", "--brokers", addr, "--timeout", "20s",
 		"--sasl-mechanism", "OAUTHBEARER", "--sasl-user", "crm-service", "--sasl-issuer", iss}
 
