@@ -69,6 +69,15 @@ type Config struct {
 	// one Transport, concurrent Consume calls on the same group add "-2",
 	// "-3"… to it.
 	Consumer string
+	// PoolSize caps the connections of the transport's own client (default
+	// DefaultPoolSize; a pool_size in Addr's URL wins). A consumer holds one
+	// connection per stream while its blocking XREADGROUP waits — a
+	// subscription reads each topic and, for non-blocking events, its four
+	// retry streams — and sends, acknowledgements and claims share the
+	// rest. go-redis's own default, 10 per CPU, starves a subscription to
+	// the catalog's topics. Consume refuses a subscription that would leave
+	// fewer than PoolReserve connections free, instead of starving.
+	PoolSize int
 }
 
 // Defaults for Config fields left zero.
@@ -78,7 +87,12 @@ const (
 	DefaultClaimIdle   = 30 * time.Second
 	DefaultBlock       = 500 * time.Millisecond
 	DefaultCount       = 128
+	DefaultPoolSize    = 256
 )
+
+// PoolReserve is how many connections Consume keeps free of blocking reads
+// for sends, acknowledgements, claims and renewals.
+const PoolReserve = 16
 
 const (
 	minClaimIdle = 50 * time.Millisecond
@@ -100,6 +114,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Block == 0 {
 		c.Block = DefaultBlock
+	}
+	if c.PoolSize == 0 {
+		c.PoolSize = DefaultPoolSize
 	}
 	if c.Count == 0 {
 		c.Count = DefaultCount
@@ -137,6 +154,9 @@ func (c Config) clientOptions() (*redis.Options, error) {
 		}
 	} else {
 		opt = &redis.Options{Addr: c.Addr}
+	}
+	if opt.PoolSize == 0 {
+		opt.PoolSize = c.PoolSize
 	}
 	// A blocking read must not hit the read deadline (negative values mean
 	// no deadline at all and are kept).

@@ -1,11 +1,13 @@
 package redisstream
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/inopsio/spine/bus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -93,5 +95,43 @@ func TestDefaultConsumer(t *testing.T) {
 	a, b := defaultConsumer(), defaultConsumer()
 	if a == b || strings.ContainsAny(a, " \n") {
 		t.Errorf("default consumer names %q %q", a, b)
+	}
+}
+
+// A subscription whose blocking reads would take the pool's last
+// connections is refused before it reads anything, naming the numbers; the
+// refusal reserves nothing. The own client gets DefaultPoolSize, unless the
+// URL says otherwise.
+func TestConsumeReservesConnections(t *testing.T) {
+	tr, err := New(Config{Addr: "127.0.0.1:1", PoolSize: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	topics := []string{"a", "b", "c", "d", "e"} // 5 + PoolReserve > 20
+	h := func(context.Context, *bus.Delivery) error { return nil }
+	for range 2 {
+		err = tr.Consume(context.Background(), bus.Subscription{Group: "g", Topics: topics}, h)
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "consuming 5 streams (with 0 already read)") ||
+			!strings.Contains(err.Error(), "the client's pool has 20") {
+			t.Fatalf("Consume: %v, want ErrConfig naming 5 streams and a pool of 20", err)
+		}
+	}
+
+	for _, c := range []struct {
+		cfg  Config
+		want int
+	}{
+		{Config{Addr: "127.0.0.1:1"}, DefaultPoolSize},
+		{Config{Addr: "redis://127.0.0.1:1/0?pool_size=7"}, 7},
+	} {
+		tr, err := New(c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tr.poolSize(); got != c.want {
+			t.Errorf("%s: pool size %d, want %d", c.cfg.Addr, got, c.want)
+		}
+		tr.Close()
 	}
 }

@@ -31,6 +31,11 @@ func (t *Transport) Consume(ctx context.Context, sub bus.Subscription, h bus.Del
 	}
 	sub = sub.WithDefaults()
 	topics := slices.Compact(slices.Sorted(slices.Values(sub.Topics)))
+	release, err := t.reserveReaders(len(topics))
+	if err != nil {
+		return err
+	}
+	defer release()
 	consumer, done := t.consumerName(sub.Group)
 	defer done()
 
@@ -64,6 +69,35 @@ func (t *Transport) Consume(ctx context.Context, sub bus.Subscription, h bus.Del
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// reserveReaders counts n more blocking readers against the client's pool,
+// or refuses them when fewer than PoolReserve connections would be left:
+// readers waiting for connections held by other readers' blocking reads
+// would starve each other (and every send and acknowledgement) silently.
+func (t *Transport) reserveReaders(n int) (release func(), err error) {
+	size := t.poolSize()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if size > 0 && t.readers+n+PoolReserve > size {
+		return nil, fmt.Errorf("%w: consuming %d streams (with %d already read) needs %d connections while their reads block, plus %d free; the client's pool has %d: raise Config.PoolSize (or the pool of Config.Client)",
+			ErrConfig, n, t.readers, t.readers+n, PoolReserve, size)
+	}
+	t.readers += n
+	return func() {
+		t.mu.Lock()
+		t.readers -= n
+		t.mu.Unlock()
+	}, nil
+}
+
+// poolSize is the connection limit of the client, or 0 when it does not say
+// (a cluster client pools per node).
+func (t *Transport) poolSize() int {
+	if o, ok := t.rdb.(interface{ Options() *redis.Options }); ok && o.Options() != nil {
+		return o.Options().PoolSize
+	}
+	return 0
 }
 
 // streamConsumer consumes one stream for one Consume call. Two goroutines

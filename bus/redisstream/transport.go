@@ -25,6 +25,9 @@ type Transport struct {
 
 	mu     sync.Mutex
 	groups map[string]map[int]bool // consumer group → name suffixes in use
+	// readers counts the streams read by running Consume calls: each holds
+	// a connection while its blocking read waits.
+	readers int
 }
 
 var _ bus.Transport = (*Transport)(nil)
