@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -36,6 +37,28 @@ type SASL struct {
 
 // Mechanisms are the SASL mechanisms SASL.Mechanism accepts.
 var Mechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}
+
+// String names the mechanism and user, never the password: a Config
+// printed or logged with %v or %+v does not leak it.
+func (s SASL) String() string {
+	if !s.enabled() {
+		return "SASL{}"
+	}
+	return fmt.Sprintf("SASL{%s %s password:%s token:%t}", s.Mechanism, s.User, redacted(s.Password), s.Token != nil)
+}
+
+// GoString is String for %#v.
+func (s SASL) GoString() string { return s.String() }
+
+// LogValue is String for log/slog.
+func (s SASL) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+func redacted(secret string) string {
+	if secret == "" {
+		return "none"
+	}
+	return "[redacted]"
+}
 
 func (s SASL) enabled() bool {
 	return s.Mechanism != "" || s.User != "" || s.Password != "" || s.Token != nil

@@ -10,6 +10,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -183,5 +185,20 @@ func TestTLSFilesErrors(t *testing.T) {
 				t.Fatalf("TLSFiles: %v, want ErrConfig with %q", err, c.want)
 			}
 		})
+	}
+}
+
+// The password never shows when a Config is printed or logged.
+func TestSASLRedacted(t *testing.T) {
+	cfg := kafka.Config{Brokers: []string{"b:9092"}, SASL: kafka.SASL{Mechanism: "PLAIN", User: "crm-service", Password: "hunter2-secret"}}
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "sasl", cfg.SASL)
+	for _, out := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), logged.String()} {
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("the password shows in %q", out)
+		}
+		if !strings.Contains(out, "crm-service") {
+			t.Errorf("the user is missing from %q", out)
+		}
 	}
 }
