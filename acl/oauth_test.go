@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -47,13 +46,7 @@ func TestKeycloakLoginUnderGrants(t *testing.T) {
 		return kafka.SASL{Mechanism: "OAUTHBEARER", Token: src.Token}
 	}
 	transport := func(s kafka.SASL) *kafka.Transport {
-		tr, err := kafka.New(kafka.Config{Brokers: []string{b.addr}, Namespace: ns, Logger: slog.New(slog.DiscardHandler),
-			FetchMaxWait: 100 * time.Millisecond, DeliveryTimeout: 10 * time.Second, SASL: s})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = tr.Close() })
-		return tr
+		return spineTransport(t, kafka.Config{Brokers: []string{b.addr}, Namespace: ns, SASL: s})
 	}
 	fx := bustest.LoadFixtures(t)
 	cipher := bustest.NewPIICipher(t, cat)

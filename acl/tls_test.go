@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -35,14 +34,8 @@ func TestSASLOverTLS(t *testing.T) {
 	}
 	ns := "acl-tls-" + uuid.NewString()[:8] + "."
 	transport := func(user string, tc *tls.Config) *kafka.Transport {
-		tr, err := kafka.New(kafka.Config{Brokers: []string{addr}, Namespace: ns, Logger: slog.New(slog.DiscardHandler),
-			DeliveryTimeout: 10 * time.Second, TLS: tc,
+		return spineTransport(t, kafka.Config{Brokers: []string{addr}, Namespace: ns, TLS: tc,
 			SASL: kafka.SASL{Mechanism: "PLAIN", User: user, Password: user + "-secret"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = tr.Close() })
-		return tr
 	}
 	t.Cleanup(func() { dropOverTLS(t, addr, trusted, ns) })
 

@@ -22,15 +22,18 @@ import (
 // (kafka.Config.SASL).
 func (b *broker) transport(t *testing.T, user, ns string) *kafka.Transport {
 	t.Helper()
-	tr, err := kafka.New(kafka.Config{
-		Brokers:         []string{b.addr},
-		Namespace:       ns,
-		ClientID:        user,
-		Logger:          slog.New(slog.DiscardHandler),
-		FetchMaxWait:    100 * time.Millisecond,
-		DeliveryTimeout: 10 * time.Second,
-		SASL:            kafka.SASL{Mechanism: b.mechanism, User: user, Password: user + "-secret"},
-	})
+	return spineTransport(t, kafka.Config{Brokers: []string{b.addr}, Namespace: ns, ClientID: user,
+		SASL: kafka.SASL{Mechanism: b.mechanism, User: user, Password: user + "-secret"}})
+}
+
+// spineTransport opens a transport of cfg with the tests' timings and a
+// quiet logger, closed at cleanup.
+func spineTransport(t *testing.T, cfg kafka.Config) *kafka.Transport {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.FetchMaxWait = 100 * time.Millisecond
+	cfg.DeliveryTimeout = 10 * time.Second
+	tr, err := kafka.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,15 +141,9 @@ func TestSpineClientWrongPassword(t *testing.T) {
 		}
 		t.Run(kind.name, func(t *testing.T) {
 			b := kind.start(t, "")
-			tr, err := kafka.New(kafka.Config{
-				Brokers: []string{b.addr}, Logger: slog.New(slog.DiscardHandler), DeliveryTimeout: 10 * time.Second,
-				SASL: kafka.SASL{Mechanism: b.mechanism, User: "crm-service", Password: "not-the-secret"},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tr.Close()
-			err = tr.EnsureTopics(ctxT(t), kafka.TopicSpec{Name: b.base + "x", Partitions: 1})
+			tr := spineTransport(t, kafka.Config{Brokers: []string{b.addr},
+				SASL: kafka.SASL{Mechanism: b.mechanism, User: "crm-service", Password: "not-the-secret"}})
+			err := tr.EnsureTopics(ctxT(t), kafka.TopicSpec{Name: b.base + "x", Partitions: 1})
 			if !errors.Is(err, kerr.SaslAuthenticationFailed) {
 				t.Errorf("EnsureTopics with a wrong password: %v, want SASL_AUTHENTICATION_FAILED", err)
 			}
