@@ -140,6 +140,29 @@ pid_matches() {
 }
 pid_of() { head -n1 "$1" 2>/dev/null | tr -dc '0-9'; }
 
+# stop_process NAME PIDFILE RUNNING SECONDS [group]: how every service
+# started from its pid file stops: SIGTERM (to the process group with
+# "group"), SIGKILL if it is still there after SECONDS; the pid file goes.
+stop_process() {
+	local name=$1 pidf=$2 running=$3 secs=$4 target pid
+	if ! "$running"; then
+		[[ -e "$pidf" ]] && rm -f "$pidf"
+		log "$name already stopped"
+		return 0
+	fi
+	pid="$(pid_of "$pidf")"
+	target=$pid
+	[[ "${5:-}" == group ]] && target="-$pid"
+	log "$name: stopping (pid $pid)"
+	kill -TERM -- "$target" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_pid_exit "$pid" "$secs"; then
+		log "$name: pid $pid did not stop within ${secs}s; killing it"
+		kill -KILL -- "$target" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+		wait_pid_exit "$pid" 10 || die "$name: could not kill pid $pid"
+	fi
+	rm -f "$pidf"
+}
+
 # wait_pid_exit PID SECONDS: wait until the process is gone.
 wait_pid_exit() {
 	local pid="$1" i
@@ -555,21 +578,7 @@ kafka_up() {
 
 kafka_stop() { # kafka_stop NAME
 	kafka_select "$1"
-	if ! kafka_running; then
-		[[ -e "$K_PID" ]] && rm -f "$K_PID"
-		log "$K_NAME already stopped"
-		return 0
-	fi
-	local pid
-	pid="$(pid_of "$K_PID")"
-	log "$K_NAME: stopping (pid $pid)"
-	kill -TERM "$pid" 2>/dev/null || true
-	if ! wait_pid_exit "$pid" 60; then
-		log "$K_NAME: pid $pid did not stop within 60s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-		wait_pid_exit "$pid" 10 || die "$K_NAME: could not kill pid $pid"
-	fi
-	rm -f "$K_PID"
+	stop_process "$K_NAME" "$K_PID" kafka_running 60
 }
 
 # ---------------------------------------------------------------- redis
@@ -617,23 +626,8 @@ EOF
 	die_log "$REDIS_LOG" "redis did not answer PING on $HOST:$REDIS_PORT within ${START_TIMEOUT}s"
 }
 
-redis_stop() {
-	if ! redis_running; then
-		[[ -e "$REDIS_PID" ]] && rm -f "$REDIS_PID"
-		log "redis already stopped"
-		return 0
-	fi
-	local pid
-	pid="$(pid_of "$REDIS_PID")"
-	log "redis: stopping (pid $pid)"
-	kill -TERM "$pid" 2>/dev/null || true # redis flushes the AOF and exits on SIGTERM
-	if ! wait_pid_exit "$pid" 30; then
-		log "redis: pid $pid did not stop within 30s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-		wait_pid_exit "$pid" 10 || die "redis: could not kill pid $pid"
-	fi
-	rm -f "$REDIS_PID"
-}
+# redis flushes the AOF and exits on SIGTERM.
+redis_stop() { stop_process redis "$REDIS_PID" redis_running 30; }
 
 # ---------------------------------------------------------------- postgres
 PG_BIN=""
@@ -959,24 +953,8 @@ kc_up() {
 	die_log "$KC_LOG" "keycloak did not serve $KC_ISSUER within ${KEYCLOAK_TIMEOUT}s (SPINE_KEYCLOAK_TIMEOUT); stopped it"
 }
 
-kc_stop() {
-	if ! kc_running; then
-		[[ -e "$KC_PID" ]] && rm -f "$KC_PID"
-		log "keycloak already stopped"
-		return 0
-	fi
-	local pid
-	pid="$(pid_of "$KC_PID")"
-	log "keycloak: stopping (pid $pid)"
-	# Its own process group (setsid): during start-up kc.sh has a child JVM.
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-	if ! wait_pid_exit "$pid" 60; then
-		log "keycloak: pid $pid did not stop within 60s; killing it"
-		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-		wait_pid_exit "$pid" 10 || die "keycloak: could not kill pid $pid"
-	fi
-	rm -f "$KC_PID"
-}
+# Its whole process group (setsid): during start-up kc.sh has a child JVM.
+kc_stop() { stop_process keycloak "$KC_PID" kc_running 60 group; }
 
 # ---------------------------------------------------------------- commands
 lock_state() {
